@@ -1,0 +1,81 @@
+import sharp from 'sharp';
+
+/** Why an input image was refused. Each reason has a message fit to show a user. */
+export type ImageRejection = 'unsupported_type' | 'undecodable' | 'too_many_pixels' | 'no_ink';
+
+const messages: Record<ImageRejection, string> = {
+  unsupported_type: 'The file is not a PNG, JPEG, WebP or GIF image.',
+  undecodable: 'The image could not be read; the file may be damaged or incomplete.',
+  too_many_pixels: 'The image is too large.',
+  no_ink: 'The image looks blank: no handwriting was found in it.',
+};
+
+export class ImageInputError extends Error {
+  constructor(
+    readonly reason: ImageRejection,
+    detail?: string,
+  ) {
+    super(detail ? `${messages[reason]} ${detail}` : messages[reason]);
+    this.name = 'ImageInputError';
+  }
+}
+
+export type ImageType = 'png' | 'jpeg' | 'webp' | 'gif';
+
+/** Identifies an image by its magic bytes; the file name and the client's content type are never trusted. */
+export function sniffImageType(bytes: Uint8Array): ImageType | null {
+  const startsWith = (signature: number[], offset = 0) =>
+    bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);
+  if (startsWith([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
+  if (startsWith([0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith([0x52, 0x49, 0x46, 0x46]) && startsWith([0x57, 0x45, 0x42, 0x50], 8)) return 'webp';
+  if (startsWith([0x47, 0x49, 0x46, 0x38])) return 'gif';
+  return null;
+}
+
+/** A single-channel 8-bit image, row-major, 0 = black. */
+export interface GrayImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this before decoding them (decompression bombs). */
+  maxPixels: number;
+}
+
+/**
+ * Decodes an uploaded image the same way for every model: type checked by magic bytes, pixel count
+ * bounded, EXIF orientation applied, transparency composited on white, converted to grayscale.
+ * Animated GIFs and multi-page images use their first frame.
+ */
+export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<GrayImage> {
+  if (!sniffImageType(bytes)) throw new ImageInputError('unsupported_type');
+  let width: number | undefined;
+  let height: number | undefined;
+  try {
+    ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
+  } catch {
+    throw new ImageInputError('undecodable');
+  }
+  if (!width || !height) throw new ImageInputError('undecodable');
+  if (width * height > maxPixels) {
+    throw new ImageInputError('too_many_pixels', `It has ${width}x${height} pixels; the limit is ${maxPixels.toLocaleString('en')} pixels.`);
+  }
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .grayscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    // grayscale() can still leave an alpha-free multi-channel buffer for some inputs; keep the first channel.
+    if (info.channels === 1) return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    const gray = new Uint8Array(info.width * info.height);
+    for (let i = 0; i < gray.length; i++) gray[i] = data[i * info.channels]!;
+    return { data: gray, width: info.width, height: info.height };
+  } catch {
+    throw new ImageInputError('undecodable');
+  }
+}
