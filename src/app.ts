@@ -1,0 +1,100 @@
+import path from 'node:path';
+import express, { type Express } from 'express';
+import session from 'express-session';
+import flash from 'connect-flash';
+import type { Config } from './config.js';
+import type { Db } from './db/database.js';
+import type { Logger } from './logger.js';
+import { projectRoot, publicDir, viewsDir } from './paths.js';
+import { createAccountsService } from './features/accounts/index.js';
+import { createSessionAuth } from './features/accounts/passport.js';
+import { createAccountsWebRouter } from './features/accounts/accounts.web.js';
+import { createAdminWebRouter } from './features/admin/index.js';
+import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
+import { createHomeRouter } from './features/home/home.web.js';
+import { createApiRouter } from './http/api-router.js';
+import { verifyCsrf } from './http/csrf.js';
+import { errorHandler, notFound } from './http/error-handler.js';
+import { requestContext } from './http/request-context.js';
+import { createRequestLog } from './http/request-log.js';
+import { securityHeaders } from './http/security.js';
+import { SqliteSessionStore } from './http/session-store.js';
+import { webMultipart } from './http/uploads.js';
+import { pageLocals, useEjsWithLayout } from './http/views.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  sessionSecret: string;
+  /** The loaded models, or null while they are not (then /ready answers 503). */
+  models: ModelsStatus | null;
+}
+
+export interface App {
+  app: Express;
+  /** Stops timers and flushes buffers; the caller closes the database afterwards. */
+  close(): void;
+}
+
+/** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
+export function createApp({ config, db, logger, sessionSecret, models }: AppDeps): App {
+  const app = express();
+  app.set('trust proxy', config.trustProxy);
+  useEjsWithLayout(app, viewsDir, config.isProduction);
+
+  const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
+  const sessionAuth = createSessionAuth(accounts);
+  const sessionStore = new SqliteSessionStore(db);
+  const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
+
+  app.use(requestContext);
+  app.use(securityHeaders({ https: Boolean(config.tls) }));
+
+  // Static files come before the request log: they are not recorded.
+  const staticOptions = { index: false, maxAge: config.isProduction ? '1d' : 0 };
+  app.use(express.static(publicDir, staticOptions));
+  app.use('/vendor/pico', express.static(path.join(projectRoot, 'node_modules/@picocss/pico/css'), staticOptions));
+  app.use('/vendor/chart.js', express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), staticOptions));
+
+  app.use(requestLog.middleware);
+  app.use(createHealthRouter({ db, models }));
+  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(express.json({ limit: '1mb' }));
+
+  // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
+  app.use('/api', createApiRouter({ config, logger, accounts }));
+
+  app.use(
+    session({
+      name: 'inkwell.sid',
+      secret: sessionSecret,
+      store: sessionStore,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: 7 * 24 * 60 * 60 * 1000 },
+    }),
+  );
+  app.use(sessionAuth.initialize());
+  app.use(sessionAuth.session());
+  app.use(flash());
+  app.use(pageLocals);
+  // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
+  app.use(webMultipart(config.uploads));
+  app.use(verifyCsrf);
+
+  app.use(createHomeRouter());
+  app.use(createAccountsWebRouter({ accounts, sessionAuth, config }));
+  app.use('/admin', createAdminWebRouter({ db, accounts }));
+
+  app.use(notFound);
+  app.use(errorHandler(logger, config.uploads.maxFileBytes));
+
+  return {
+    app,
+    close() {
+      requestLog.close();
+      sessionStore.close();
+    },
+  };
+}

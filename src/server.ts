@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, resolveSessionSecret } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { createLogger } from './logger.js';
+import { migrationsDir } from './paths.js';
+
+/** Composition root, in stages: config -> database -> migrations -> models -> app -> listen; then graceful stop. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+
+  const db = openDatabase(config.databaseFile);
+  const applied = migrate(db, migrationsDir);
+  if (applied.length) logger.info({ applied }, 'database migrated');
+
+  const models = null;
+
+  const { app, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models });
+  const server = config.tls
+    ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
+    : http.createServer(app);
+
+  server.listen(config.port, config.host, () => {
+    const scheme = config.tls ? 'https' : 'http';
+    const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
+    logger.info({ url: `${scheme}://${host}:${config.port}` }, 'Inkwell is listening');
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Stop accepting; idle keep-alive sockets are closed so that close() completes once requests finish.
+    server.close(() => {
+      closeApp();
+      db.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      logger.warn('in-flight requests did not finish within 10 s; exiting');
+      process.exit(1);
+    }, 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

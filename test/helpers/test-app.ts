@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createApp, type AppDeps } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createAccountsService, type Role } from '../../src/features/accounts/index.js';
+import { createLogger } from '../../src/logger.js';
+import { migrationsDir } from '../../src/paths.js';
+
+export type TestApp = ReturnType<typeof createTestApp>;
+
+/**
+ * A whole application in-process on a fresh temporary data folder. `env` overrides the configuration
+ * as environment variables would; bcrypt runs at its lowest cost to keep the suite fast.
+ */
+export function createTestApp({ env = {}, models = { versions: () => ({}) } }: { env?: Record<string, string>; models?: AppDeps['models'] } = {}) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-test-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    UPLOAD_DIR: path.join(dataDir, 'uploads'),
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const db = openDatabase(config.databaseFile);
+  migrate(db, migrationsDir);
+  const logger = createLogger(config.logLevel);
+  const { app, close } = createApp({ config, db, logger, sessionSecret: 'test-session-secret-that-is-long-enough', models });
+  const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
+
+  return {
+    app,
+    config,
+    db,
+    dataDir,
+    /** Creates an account directly (no HTTP), for tests that need one to exist. */
+    async createUser({ username = `user${Math.random().toString(36).slice(2, 8)}`, password = 'correct horse battery', role = 'user' as Role } = {}) {
+      const user = accounts.users.insert(username, await accounts.hashPassword(password), role);
+      return { ...user, password };
+    },
+    close() {
+      close();
+      db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
