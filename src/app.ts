@@ -63,7 +63,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts }));
+  app.use('/api', createApiRouter({ config, logger, accounts, tokenSecret: sessionSecret }));
 
   app.use(
     session({
@@ -85,7 +85,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
 
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, sessionAuth, config }));
-  app.use('/admin', createAdminWebRouter({ db, accounts }));
+  app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);
   app.use(errorHandler(logger, config.uploads.maxFileBytes));
