@@ -20,7 +20,7 @@ import { createRequestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
-import { pageLocals, useEjsWithLayout } from './http/views.js';
+import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,6 +49,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
 
   app.use(requestContext);
+  app.use(baseLocals);
   app.use(securityHeaders({ https: Boolean(config.tls) }));
 
   // Static files come before the request log: they are not recorded.

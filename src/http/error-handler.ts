@@ -58,7 +58,16 @@ export function errorHandler(logger: Logger, maxFileBytes: number): ErrorRequest
       res.json({ error: { code, message, ...fields, ...(status >= 500 ? { request_id: req.id } : {}) } });
       return;
     }
-    res.render('errors/error', { title: titles[status] ?? 'Error', status, message, requestId: status >= 500 ? req.id : null });
+    const requestId = status >= 500 ? req.id : null;
+    res.render('errors/error', { title: titles[status] ?? 'Error', status, message, requestId }, (renderError, html) => {
+      if (!renderError) {
+        res.send(html);
+        return;
+      }
+      // The error page itself failed: answer in plain text rather than let Express print a stack trace.
+      logger.error({ err: renderError, requestId: req.id }, 'error page failed to render');
+      res.type('text/plain').send(requestId ? `${message} Reference: ${requestId}` : message);
+    });
   };
 }
 

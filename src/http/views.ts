@@ -29,11 +29,24 @@ export interface FlashMessages {
   error: string[];
 }
 
-/** What every page may use: the signed-in user, the CSRF token, flash messages, the current path. */
-export const pageLocals: RequestHandler = (req, res, next) => {
-  res.locals.currentUser = req.user ?? null;
+const noFlash = (): FlashMessages => ({ success: [], error: [] });
+
+/**
+ * Defaults for what every page may use, set before anything can fail, so that an error page rendered
+ * before the session exists (a 413 from the body parser, a failing /ready) still renders in the layout.
+ */
+export const baseLocals: RequestHandler = (req, res, next) => {
+  res.locals.currentUser = null;
   res.locals.currentPath = req.path;
   res.locals.title = 'Inkwell';
+  res.locals.csrfToken = () => '';
+  res.locals.flashMessages = noFlash;
+  next();
+};
+
+/** Once the session is there: the signed-in user, the CSRF token and flash messages. */
+export const pageLocals: RequestHandler = (req, res, next) => {
+  res.locals.currentUser = req.user ?? null;
   res.locals.csrfToken = () => csrfTokenFor(req);
   // Read (and so consumed) only when a page is rendered, not when a redirect is sent.
   res.locals.flashMessages = (): FlashMessages => ({ success: req.flash('success'), error: req.flash('error') });
