@@ -1,0 +1,364 @@
+"""Trains Inkwell's digit classifier on MNIST and exports models/digits.onnx with its model card.
+
+Usage (from the project root):
+    /usr/bin/python3 models/training/train_digits.py --data ../shared/datasets --epochs 16 --threads 1
+
+The best checkpoint (by validation accuracy) is kept in models/training/.cache/digits/ while training runs,
+so an interrupted run can still be exported with --export-only.
+"""
+
+import argparse
+import datetime
+import gzip
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import struct
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MODELS_DIR = os.path.join(PROJECT_ROOT, "models")
+CACHE_DIR = os.path.join(MODELS_DIR, "training", ".cache", "digits")
+CHECKPOINT = os.path.join(CACHE_DIR, "best.pt")
+RUN_LOG = os.path.join(CACHE_DIR, "run.json")
+
+# The usual MNIST statistics (mean and std of the training pixels scaled to [0, 1]).
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+VALIDATION_SIZE = 5000
+BATCH_SIZE = 128
+OPSET = 13
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.path.join(PROJECT_ROOT, "..", "shared", "datasets"),
+                        help="dataset folder holding mnist/*.gz (default: ../shared/datasets)")
+    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; keep 1 when another training job shares the machine")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--max-lr", type=float, default=3e-3)
+    parser.add_argument("--limit-train", type=int, default=0,
+                        help="use only this many training images (smoke runs); 0 = all")
+    parser.add_argument("--export-only", action="store_true",
+                        help="skip training; export the saved best checkpoint and write the card")
+    parser.add_argument("--version", default="1.0.0")
+    return parser.parse_args()
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, count = struct.unpack(">II", raw[:8])
+    if magic == 2051:
+        rows, cols = struct.unpack(">II", raw[8:16])
+        return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows, cols)
+    if magic == 2049:
+        return np.frombuffer(raw, dtype=np.uint8, offset=8)
+    raise ValueError(f"{path}: not an IDX image or label file (magic {magic})")
+
+
+def load_mnist(data_dir):
+    folder = os.path.join(data_dir, "mnist")
+
+    def images(name):
+        return torch.from_numpy(read_idx(os.path.join(folder, name)).copy()).float().div_(255).unsqueeze(1)
+
+    def labels(name):
+        return torch.from_numpy(read_idx(os.path.join(folder, name)).astype(np.int64))
+
+    return (images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz"),
+            images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz"))
+
+
+def conv_bn_relu(c_in, c_out):
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class DigitNet(nn.Module):
+    """Three conv stages (28 -> 14 -> 7 -> 4 px); a single conv at full resolution keeps it fast on a CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            *conv_bn_relu(1, 32), nn.MaxPool2d(2),
+            *conv_bn_relu(32, 64), *conv_bn_relu(64, 64), nn.MaxPool2d(2),
+            *conv_bn_relu(64, 128), *conv_bn_relu(128, 128), nn.MaxPool2d(2, ceil_mode=True),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 4 * 4, 10))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class WithSoftmax(nn.Module):
+    """The exported graph answers probabilities, so the runtime never re-implements softmax."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image):
+        return F.softmax(self.net(image), dim=1)
+
+
+def uniform(n, low, high):
+    return torch.empty(n).uniform_(low, high)
+
+
+def vary_stroke_thickness(x):
+    """Users draw with thick canvas brushes and thin pens: blend each digit towards its 3x3 dilation or erosion."""
+    n = x.shape[0]
+    amount = uniform(n, -0.6, 1.0).view(n, 1, 1, 1)
+    dilated = F.max_pool2d(x, 3, stride=1, padding=1)
+    eroded = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    return torch.where(amount > 0, x + amount * (dilated - x), x - amount * (eroded - x))
+
+
+def warp(x):
+    """Random rotation (+-15 deg), scale (0.8-1.2), shear, shift (+-2.5 px) and, for half the batch, a smooth elastic field."""
+    n, _, h, w = x.shape
+    angle = uniform(n, -15, 15) * math.pi / 180
+    scale = uniform(n, 0.8, 1.2)
+    shear = uniform(n, -0.3, 0.3)
+    pixel = 2.0 / w  # affine_grid works in [-1, 1] coordinates
+    shift_x = uniform(n, -2.5, 2.5) * pixel
+    shift_y = uniform(n, -2.5, 2.5) * pixel
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # affine_grid maps output to input coordinates, so dividing by scale enlarges the digit for scale > 1.
+    theta = torch.stack([
+        torch.stack([cos / scale, (-sin + shear * cos) / scale, shift_x], dim=1),
+        torch.stack([sin / scale, (cos + shear * sin) / scale, shift_y], dim=1),
+    ], dim=1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    elastic = torch.rand(n) < 0.5
+    coarse_field = torch.randn(n, 2, 4, 4) * (1.2 * pixel) * elastic.view(n, 1, 1, 1)
+    field = F.interpolate(coarse_field, size=(h, w), mode="bicubic", align_corners=False)
+    grid = grid + field.permute(0, 2, 3, 1)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def vary_contrast(x):
+    """Thresholded photos and hard canvas strokes arrive with saturated ink: boost and clip a third of the batch."""
+    n = x.shape[0]
+    gain = torch.where(torch.rand(n) < 0.33, uniform(n, 1.0, 2.5), torch.ones(n)).view(n, 1, 1, 1)
+    return (x * gain).clamp_(0, 1)
+
+
+def augment(x):
+    return vary_contrast(warp(vary_stroke_thickness(x)))
+
+
+def normalise(x):
+    return (x - MNIST_MEAN) / MNIST_STD
+
+
+@torch.no_grad()
+def predict(model, images, batch=1000):
+    model.eval()
+    outputs = [model(normalise(images[i:i + batch]).contiguous(memory_format=torch.channels_last))
+               for i in range(0, len(images), batch)]
+    return torch.cat(outputs)
+
+
+def accuracy_report(model, images, labels):
+    predicted = predict(model, images).argmax(1)
+    correct = predicted == labels
+    per_digit = {str(d): round(correct[labels == d].float().mean().item() * 100, 2) for d in range(10)}
+    confusions = {}
+    for truth, guess in zip(labels[~correct].tolist(), predicted[~correct].tolist()):
+        key = f"{truth}->{guess}"
+        confusions[key] = confusions.get(key, 0) + 1
+    top_confusions = dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:8])
+    return {
+        "accuracy": round(correct.float().mean().item() * 100, 2),
+        "errors": int((~correct).sum().item()),
+        "n": len(labels),
+        "per_digit_accuracy": per_digit,
+        "most_frequent_confusions": top_confusions,
+    }
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(args, train_x, train_y, val_x, val_y):
+    model = DigitNet().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.max_lr, weight_decay=5e-4)
+    steps_per_epoch = math.ceil(len(train_x) / BATCH_SIZE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.max_lr, epochs=args.epochs,
+                                                   steps_per_epoch=steps_per_epoch, pct_start=0.2)
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    best = {"val_accuracy": -1.0}
+    history = []
+    started = time.time()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_x))
+        epoch_started = time.time()
+        running_loss, seen = 0.0, 0
+        for step in range(steps_per_epoch):
+            index = order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]
+            with torch.no_grad():
+                batch = normalise(augment(train_x[index])).contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(model(batch), train_y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            running_loss += loss.item() * len(index)
+            seen += len(index)
+            if (step + 1) % 100 == 0:
+                rate = seen / (time.time() - epoch_started)
+                print(f"  epoch {epoch} step {step + 1}/{steps_per_epoch} loss {running_loss / seen:.4f} "
+                      f"{rate:.0f} img/s", flush=True)
+        val_accuracy = (predict(model, val_x).argmax(1) == val_y).float().mean().item() * 100
+        elapsed = time.time() - started
+        history.append({"epoch": epoch, "train_loss": round(running_loss / seen, 4),
+                        "val_accuracy": round(val_accuracy, 2), "elapsed_s": round(elapsed)})
+        improved = val_accuracy >= best["val_accuracy"]  # ties go to the later, lower-learning-rate epoch
+        if improved:
+            best = {"val_accuracy": round(val_accuracy, 2), "epoch": epoch}
+            torch.save({"state_dict": model.state_dict(), "epoch": epoch}, CHECKPOINT)
+        print(f"epoch {epoch}/{args.epochs}: train loss {running_loss / seen:.4f}, val accuracy {val_accuracy:.2f}%"
+              f"{' (best, saved)' if improved else ''}, {time.time() - epoch_started:.0f} s, total {elapsed / 60:.1f} min",
+              flush=True)
+        write_run_log(args, {"history": history, "best": best, "train_seconds": round(elapsed),
+                             "train_images": len(train_x), "validation_images": len(val_x)})
+    return best
+
+
+def write_run_log(args, run):
+    run.update({"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "max_lr": args.max_lr,
+                "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+    with open(RUN_LOG, "w") as f:
+        json.dump(run, f, indent=2)
+
+
+def export_onnx(model, path):
+    wrapped = WithSoftmax(model).eval()
+    torch.onnx.export(wrapped, torch.zeros(1, 1, 28, 28), path, opset_version=OPSET,
+                      input_names=["image"], output_names=["probabilities"],
+                      dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}},
+                      do_constant_folding=True)
+    import onnx  # imported late: only the export needs it
+    onnx.checker.check_model(onnx.load(path))
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write_card(args, run, test_report, parameters, onnx_path):
+    card_path = os.path.join(MODELS_DIR, "digits.json")
+    card = {
+        "name": "digits",
+        "version": args.version,
+        "created": datetime.date.today().isoformat(),
+        "task": "Classify one handwritten digit (0-9) per image.",
+        "framework": f"PyTorch {torch.__version__} -> ONNX opset {OPSET}",
+        "input": {"name": "image", "shape": ["N", 1, 28, 28], "dtype": "float32",
+                  "meaning": "MNIST-normalised ink intensity: (ink in [0,1] - 0.1307) / 0.3081, ink bright, background 0 before normalising"},
+        "output": {"name": "probabilities", "shape": ["N", 10], "dtype": "float32",
+                   "meaning": "softmax over the digits 0-9 (index = digit); computed inside the graph"},
+        "preprocessing": {
+            "implemented_by": "prepareDigit / prepareDigitFromGray in src/ml/digit-image.ts",
+            "mean": MNIST_MEAN,
+            "std": MNIST_STD,
+            "steps": [
+                "Decode with decodeToGray (src/ml/image-input.ts): type sniffed from magic bytes, EXIF orientation applied, transparency flattened on white, converted to 8-bit grayscale.",
+                "Polarity: if the median of the border pixels is brighter than the image median the image is dark ink on a light ground and is inverted; otherwise it is already light ink on dark. The result is ink intensity (ink bright).",
+                "Background removal: the background level (median of the ink-intensity image) is subtracted, then an Otsu threshold on the remaining levels separates ink from paper; pixels below the threshold become 0 and the rest are stretched so the strongest ink (99th percentile of ink pixels) is 255.",
+                "No ink (no pixel above the threshold, or too little contrast) -> ImageInputError('no_ink').",
+                "Crop to the bounding box of the ink pixels.",
+                "Resize the crop so its longer side is 20 px, keeping the aspect ratio (area-averaging / anti-aliased resampling).",
+                "Paste into a 28x28 black canvas so the intensity centre of mass lands at (14, 14) (rounded to whole pixels, clamped so the box stays inside), as MNIST did.",
+                "Scale to [0, 1] and normalise with (x - 0.1307) / 0.3081; layout 1x28x28 row-major.",
+            ],
+        },
+        "training_data": {
+            "dataset": "MNIST (train-images-idx3-ubyte, 60,000 images) from ../shared/datasets/mnist",
+            "split": f"{run['train_images']} images for training, the last {run['validation_images']} of a seeded permutation of the 60,000 held out for validation / checkpoint choice; the 10,000 MNIST test images only for the final figures",
+            "licence": "MNIST is made available by Yann LeCun and Corinna Cortes under CC BY-SA 3.0.",
+        },
+        "training": {
+            "script": "models/training/train_digits.py (npm run train:digits -- --data <folder>)",
+            "architecture": "conv3x3(32)-BN-ReLU, maxpool; conv3x3(64)-BN-ReLU x2, maxpool; conv3x3(128)-BN-ReLU x2, maxpool(ceil); dropout 0.3; linear 2048->10; softmax",
+            "augmentation": "per batch on the tensor: stroke thickness (blend towards 3x3 dilation up to 100% or erosion up to 60%), rotation +-15 deg, scale 0.8-1.2, shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd 1.2 px) on half the batch, contrast boost x1-2.5 with clipping on a third of the batch",
+            "optimizer": f"AdamW (weight decay 5e-4), one-cycle learning rate up to {run['max_lr']}, batch {run['batch_size']}, cross-entropy",
+            "seed": run["seed"],
+            "epochs": run["epochs"],
+            "best_epoch": run["best"]["epoch"],
+            "validation_accuracy": run["best"]["val_accuracy"],
+            "train_seconds": run["train_seconds"],
+            "threads": run["threads"],
+            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}, torch threads {run['threads']})",
+            "history": run["history"],
+        },
+        "evaluation": {
+            "mnist_test": dict(test_report, method="train_digits.py: the exported network (PyTorch, before ONNX) on the 10,000 MNIST test images, pixels /255 and normalised, no other preprocessing"),
+        },
+        "parameters": parameters,
+        "file": {"path": "models/digits.onnx", "bytes": os.path.getsize(onnx_path), "sha256": sha256_of(onnx_path)},
+    }
+    previous = {}
+    if os.path.exists(card_path):
+        with open(card_path) as f:
+            previous = json.load(f)
+    production = previous.get("evaluation", {}).get("production_path")
+    if production and production.get("model_sha256") == card["file"]["sha256"]:
+        card["evaluation"]["production_path"] = production  # still measured on this very file
+    with open(card_path, "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    return card_path
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    images, labels, test_x, test_y = load_mnist(args.data)
+    order = torch.randperm(len(images))
+    train_index, val_index = order[:-VALIDATION_SIZE], order[-VALIDATION_SIZE:]
+    if args.limit_train:
+        train_index = train_index[:args.limit_train]
+    train_x, train_y = images[train_index], labels[train_index]
+    val_x, val_y = images[val_index], labels[val_index]
+    print(f"MNIST: {len(train_x)} train, {len(val_x)} validation, {len(test_x)} test; {args.threads} thread(s)", flush=True)
+
+    if not args.export_only:
+        train(args, train_x, train_y, val_x, val_y)
+    with open(RUN_LOG) as f:
+        run = json.load(f)
+
+    model = DigitNet()
+    checkpoint = torch.load(CHECKPOINT)
+    model.load_state_dict(checkpoint["state_dict"])
+    model = model.to(memory_format=torch.channels_last).eval()
+    test_report = accuracy_report(model, test_x, test_y)
+    print(f"MNIST test accuracy (best checkpoint, epoch {checkpoint['epoch']}): {test_report['accuracy']:.2f}% "
+          f"({test_report['errors']} errors); per digit {test_report['per_digit_accuracy']}", flush=True)
+
+    onnx_path = os.path.join(MODELS_DIR, "digits.onnx")
+    export_onnx(model.to(memory_format=torch.contiguous_format), onnx_path)
+    parameters = sum(p.numel() for p in model.parameters())
+    card_path = write_card(args, run, test_report, parameters, onnx_path)
+    print(f"wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes, {parameters} parameters) and {card_path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

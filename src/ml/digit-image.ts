@@ -1,0 +1,335 @@
+import { decodeToGray, ImageInputError, type DecodeOptions, type GrayImage } from './image-input.js';
+
+/** MNIST's pixel statistics; the digits model card (models/digits.json) records the same numbers. */
+export const DIGIT_MEAN = 0.1307;
+export const DIGIT_STD = 0.3081;
+export const DIGIT_SIDE = 28;
+/** MNIST fitted each digit into a 20x20 box inside the 28x28 field. */
+const DIGIT_BOX = 20;
+/** A digit needs no more than this to be found reliably; bigger photos are averaged down first, which also bounds the work. */
+const WORKING_SIDE = 512;
+/** Ink weaker than this many grey levels above the paper is sensor or JPEG noise, not writing. */
+const MIN_INK_CONTRAST = 40;
+/** Specks smaller than this share of the largest ink stroke are dust or noise, not part of the digit. */
+const MIN_COMPONENT_SHARE = 0.05;
+/** Background is estimated per block of a BACKGROUND_GRID x BACKGROUND_GRID grid to follow uneven lighting in photos. */
+const BACKGROUND_GRID = 4;
+
+/** Decodes an uploaded image and brings it to the model's input: 784 floats, 1x28x28, MNIST-normalised. */
+export async function prepareDigit(bytes: Uint8Array, options: DecodeOptions): Promise<Float32Array> {
+  return prepareDigitFromGray(await decodeToGray(bytes, options));
+}
+
+/**
+ * Brings a grayscale image of one digit, either polarity, any size and position, to the MNIST convention:
+ * ink bright on black, longer side 20 px, centre of mass at (14, 14) of 28x28, normalised with MNIST's
+ * mean and std. The steps are written out in models/digits.json; throws ImageInputError('no_ink') when
+ * nothing that looks like writing is found.
+ */
+export function prepareDigitFromGray(image: GrayImage): Float32Array {
+  const working = shrinkToAtMost(image, WORKING_SIDE);
+  const ink = inkIntensity(working);
+  const digit = isolateDigit(ink);
+  const boxed = fitIntoBox(digit, DIGIT_BOX);
+  return normalise(placeByCentreOfMass(boxed, DIGIT_SIDE));
+}
+
+interface FloatImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+function shrinkToAtMost(image: GrayImage, side: number): FloatImage {
+  const floats = { data: Float32Array.from(image.data), width: image.width, height: image.height };
+  const scale = side / Math.max(image.width, image.height);
+  if (scale >= 1) return floats;
+  return resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
+}
+
+/**
+ * Turns the picture into ink intensity (ink bright, paper 0). The paper level comes from the border, the ink
+ * side from whichever extreme lies further from it, so dark ink on grey paper and chalk on a blackboard both work.
+ */
+function inkIntensity(image: FloatImage): FloatImage {
+  const { data, width, height } = image;
+  const paper = median(borderPixels(image));
+  const darkest = percentile(data, 0.01);
+  const brightest = percentile(data, 0.99);
+  const inkIsDark = paper - darkest >= brightest - paper;
+  const oriented = data.map((v) => (inkIsDark ? 255 - v : v));
+  const orientedPaper = inkIsDark ? 255 - paper : paper;
+  const strongestInk = robustMaximum(oriented);
+  if (strongestInk - orientedPaper < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
+  // A block darker than the border (a shadow) may raise the local paper level, but never so far that it eats strong ink.
+  const ceiling = orientedPaper + 0.35 * (strongestInk - orientedPaper);
+  const paperLevel = localPaperLevel({ data: oriented, width, height }, orientedPaper, ceiling);
+  const ink = new Float32Array(data.length);
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, oriented[i]! - paperLevel[i]!);
+  return { data: ink, width, height };
+}
+
+function borderPixels({ data, width, height }: FloatImage): Float32Array {
+  const thickness = Math.max(1, Math.round(Math.min(width, height) * 0.02));
+  const values: number[] = [];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const onBorder = y < thickness || y >= height - thickness || x < thickness || x >= width - thickness;
+      if (onBorder) values.push(data[y * width + x]!);
+    }
+  }
+  return Float32Array.from(values);
+}
+
+/** The paper level per pixel: the 25th percentile of each grid block (ink may cover up to 3/4 of a block), interpolated bilinearly. */
+function localPaperLevel({ data, width, height }: FloatImage, floor: number, ceiling: number): Float32Array {
+  const grid = Math.min(BACKGROUND_GRID, width, height);
+  const blockLevels = new Float32Array(grid * grid);
+  for (let by = 0; by < grid; by++) {
+    for (let bx = 0; bx < grid; bx++) {
+      const x0 = Math.floor((bx * width) / grid);
+      const x1 = Math.floor(((bx + 1) * width) / grid);
+      const y0 = Math.floor((by * height) / grid);
+      const y1 = Math.floor(((by + 1) * height) / grid);
+      const block: number[] = [];
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) block.push(data[y * width + x]!);
+      const level = percentile(Float32Array.from(block), 0.25);
+      blockLevels[by * grid + bx] = Math.min(ceiling, Math.max(floor, level));
+    }
+  }
+  const levels = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const gy = clamp((y + 0.5) * (grid / height) - 0.5, 0, grid - 1);
+    const y0 = Math.floor(gy);
+    const y1 = Math.min(grid - 1, y0 + 1);
+    const fy = gy - y0;
+    for (let x = 0; x < width; x++) {
+      const gx = clamp((x + 0.5) * (grid / width) - 0.5, 0, grid - 1);
+      const x0 = Math.floor(gx);
+      const x1 = Math.min(grid - 1, x0 + 1);
+      const fx = gx - x0;
+      const top = blockLevels[y0 * grid + x0]! * (1 - fx) + blockLevels[y0 * grid + x1]! * fx;
+      const bottom = blockLevels[y1 * grid + x0]! * (1 - fx) + blockLevels[y1 * grid + x1]! * fx;
+      levels[y * width + x] = top * (1 - fy) + bottom * fy;
+    }
+  }
+  return levels;
+}
+
+/**
+ * Separates ink from paper with an Otsu threshold, keeps the strokes (dropping specks), and returns the
+ * cropped digit with soft, anti-aliased edges scaled to [0, 1].
+ */
+function isolateDigit(ink: FloatImage): FloatImage {
+  const { data, width, height } = ink;
+  const strongestInk = robustMaximum(data);
+  if (strongestInk < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
+  // Otsu alone drifts into the noise when ink covers a tiny share of a photo; keep it within sensible bounds.
+  const threshold = clamp(otsuThreshold(data), 0.25 * strongestInk, 0.6 * strongestInk);
+  const strokes = keepStrokes(data, width, height, threshold);
+  const nearStrokes = dilate(strokes, width, height);
+  const strokeLevels = data.filter((v, i) => strokes[i] === 1);
+  const full = percentile(strokeLevels, 0.9);
+  const faint = threshold / 2;
+  const soft = new Float32Array(data.length);
+  for (let i = 0; i < soft.length; i++) {
+    if (nearStrokes[i]) soft[i] = clamp((data[i]! - faint) / (full - faint), 0, 1);
+  }
+  return crop({ data: soft, width, height });
+}
+
+function otsuThreshold(data: Float32Array): number {
+  const histogram = new Float64Array(256);
+  for (const v of data) histogram[Math.min(255, Math.round(v))]!++;
+  const total = data.length;
+  let weightedSum = 0;
+  for (let level = 0; level < 256; level++) weightedSum += level * histogram[level]!;
+  let below = 0;
+  let belowSum = 0;
+  let best = 0;
+  let bestVariance = -1;
+  for (let level = 0; level < 256; level++) {
+    below += histogram[level]!;
+    if (below === 0 || below === total) continue;
+    belowSum += level * histogram[level]!;
+    const meanBelow = belowSum / below;
+    const meanAbove = (weightedSum - belowSum) / (total - below);
+    const variance = below * (total - below) * (meanBelow - meanAbove) ** 2;
+    if (variance > bestVariance) {
+      bestVariance = variance;
+      best = level + 0.5;
+    }
+  }
+  return best;
+}
+
+/** Marks the 8-connected ink components at or above the threshold, dropping specks much smaller than the largest one. */
+function keepStrokes(data: Float32Array, width: number, height: number, threshold: number): Uint8Array {
+  const labels = new Int32Array(data.length).fill(-1);
+  const sizes: number[] = [];
+  const queue = new Int32Array(data.length);
+  for (let start = 0; start < data.length; start++) {
+    if (labels[start] !== -1 || data[start]! < threshold) continue;
+    const label = sizes.length;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = start;
+    labels[start] = label;
+    while (head < tail) {
+      const at = queue[head++]!;
+      const x = at % width;
+      const y = (at - x) / width;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          const ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+          const next = ny * width + nx;
+          if (labels[next] !== -1 || data[next]! < threshold) continue;
+          labels[next] = label;
+          queue[tail++] = next;
+        }
+      }
+    }
+    sizes.push(tail);
+  }
+  const largest = Math.max(0, ...sizes);
+  const strokes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const label = labels[i]!;
+    if (label !== -1 && sizes[label]! >= MIN_COMPONENT_SHARE * largest) strokes[i] = 1;
+  }
+  return strokes;
+}
+
+function dilate(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const grown = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!mask[y * width + x]) continue;
+      for (let ny = Math.max(0, y - 1); ny <= Math.min(height - 1, y + 1); ny++) {
+        for (let nx = Math.max(0, x - 1); nx <= Math.min(width - 1, x + 1); nx++) grown[ny * width + nx] = 1;
+      }
+    }
+  }
+  return grown;
+}
+
+function crop({ data, width, height }: FloatImage): FloatImage {
+  let left = width;
+  let right = -1;
+  let top = height;
+  let bottom = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (data[y * width + x]! <= 0) continue;
+      left = Math.min(left, x);
+      right = Math.max(right, x);
+      top = Math.min(top, y);
+      bottom = Math.max(bottom, y);
+    }
+  }
+  if (right < 0) throw new ImageInputError('no_ink');
+  const cropped = { data: new Float32Array((right - left + 1) * (bottom - top + 1)), width: right - left + 1, height: bottom - top + 1 };
+  for (let y = top; y <= bottom; y++) {
+    cropped.data.set(data.subarray(y * width + left, y * width + right + 1), (y - top) * cropped.width);
+  }
+  return cropped;
+}
+
+/** Scales the digit so its longer side is `box` pixels, keeping the aspect ratio, with its strongest ink at 1 as in MNIST. */
+function fitIntoBox(digit: FloatImage, box: number): FloatImage {
+  const scale = box / Math.max(digit.width, digit.height);
+  const width = Math.max(1, Math.round(digit.width * scale));
+  const height = Math.max(1, Math.round(digit.height * scale));
+  const boxed = resample(digit, width, height);
+  let strongest = 0;
+  for (const v of boxed.data) strongest = Math.max(strongest, v);
+  if (strongest <= 0) throw new ImageInputError('no_ink');
+  for (let i = 0; i < boxed.data.length; i++) boxed.data[i] = Math.min(1, boxed.data[i]! / strongest);
+  return boxed;
+}
+
+/** Pastes the digit into a side x side black field with its intensity centre of mass on the pixel (side/2, side/2), as MNIST did. */
+function placeByCentreOfMass(digit: FloatImage, side: number): FloatImage {
+  let mass = 0;
+  let sumX = 0;
+  let sumY = 0;
+  for (let y = 0; y < digit.height; y++) {
+    for (let x = 0; x < digit.width; x++) {
+      const v = digit.data[y * digit.width + x]!;
+      mass += v;
+      sumX += v * x;
+      sumY += v * y;
+    }
+  }
+  const left = clamp(Math.round(side / 2 - sumX / mass), 0, side - digit.width);
+  const top = clamp(Math.round(side / 2 - sumY / mass), 0, side - digit.height);
+  const field = new Float32Array(side * side);
+  for (let y = 0; y < digit.height; y++) {
+    field.set(digit.data.subarray(y * digit.width, (y + 1) * digit.width), (top + y) * side + left);
+  }
+  return { data: field, width: side, height: side };
+}
+
+function normalise(image: FloatImage): Float32Array {
+  return image.data.map((v) => (v - DIGIT_MEAN) / DIGIT_STD);
+}
+
+/** Separable resampling: area averaging along an axis that shrinks (anti-aliased, as MNIST's downsampling), linear along one that grows. */
+function resample(image: FloatImage, width: number, height: number): FloatImage {
+  const rows = resampleAxis(image.data, image.width, image.height, width, true);
+  return { data: resampleAxis(rows, width, image.height, height, false), width, height };
+}
+
+function resampleAxis(data: Float32Array, width: number, height: number, target: number, alongRows: boolean): Float32Array {
+  const sourceLength = alongRows ? width : height;
+  const lines = alongRows ? height : width;
+  const out = new Float32Array(alongRows ? target * height : width * target);
+  const at = (line: number, i: number) => (alongRows ? data[line * width + i]! : data[i * width + line]!);
+  const put = (line: number, i: number, v: number) => {
+    if (alongRows) out[line * target + i] = v;
+    else out[i * width + line] = v;
+  };
+  const step = sourceLength / target;
+  for (let line = 0; line < lines; line++) {
+    for (let i = 0; i < target; i++) {
+      if (step >= 1) {
+        const start = i * step;
+        const end = start + step;
+        let sum = 0;
+        for (let s = Math.floor(start); s < Math.min(sourceLength, Math.ceil(end)); s++) {
+          sum += at(line, s) * (Math.min(end, s + 1) - Math.max(start, s));
+        }
+        put(line, i, sum / step);
+      } else {
+        const centre = clamp((i + 0.5) * step - 0.5, 0, sourceLength - 1);
+        const s0 = Math.floor(centre);
+        const s1 = Math.min(sourceLength - 1, s0 + 1);
+        const f = centre - s0;
+        put(line, i, at(line, s0) * (1 - f) + at(line, s1) * f);
+      }
+    }
+  }
+  return out;
+}
+
+/** The level that at least a handful of pixels reach: the maximum, minus stray hot pixels. */
+function robustMaximum(data: Float32Array): number {
+  const count = Math.max(4, Math.round(data.length * 0.0005));
+  return percentile(data, 1 - count / data.length);
+}
+
+function median(values: Float32Array): number {
+  return percentile(values, 0.5);
+}
+
+function percentile(values: Float32Array, fraction: number): number {
+  if (values.length === 0) return 0;
+  const sorted = Float32Array.from(values).sort();
+  return sorted[clamp(Math.round(fraction * (sorted.length - 1)), 0, sorted.length - 1)]!;
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return Math.min(high, Math.max(low, value));
+}

@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import sharp from 'sharp';
+
+export interface MnistSet {
+  /** count x 28 x 28 bytes, white ink on black as published. */
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+export const DEFAULT_DATASETS_DIR = path.resolve(import.meta.dirname, '../../../../shared/datasets');
+
+export function mnistTestFilesPresent(datasetsDir: string): boolean {
+  return ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].every((name) => existsSync(path.join(datasetsDir, 'mnist', name)));
+}
+
+/** Reads the 10,000 MNIST test images and labels from the IDX files in <datasetsDir>/mnist. */
+export function readMnistTest(datasetsDir: string): MnistSet {
+  const read = (name: string) => gunzipSync(readFileSync(path.join(datasetsDir, 'mnist', name)));
+  const images = read('t10k-images-idx3-ubyte.gz');
+  const labels = read('t10k-labels-idx1-ubyte.gz');
+  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049) throw new Error('not MNIST IDX files');
+  const count = images.readUInt32BE(4);
+  return { images: images.subarray(16, 16 + count * 784), labels: labels.subarray(8, 8 + count), count };
+}
+
+/** A small seeded generator (mulberry32) so renders are the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Renders one MNIST digit the way users send digits: dark ink on white, enlarged 2-4x (bilinear) and pasted
+ * at a random place in a larger canvas, encoded as PNG. The production path must undo all of that.
+ */
+export async function renderDarkOnLight(set: MnistSet, index: number, random: () => number): Promise<Uint8Array> {
+  const side = Math.round(28 * (2 + 2 * random()));
+  const canvasWidth = side + Math.round(20 + 140 * random());
+  const canvasHeight = side + Math.round(20 + 140 * random());
+  const inverted = Buffer.from(set.images.subarray(index * 784, (index + 1) * 784).map((v) => 255 - v));
+  const enlarged = await sharp(inverted, { raw: { width: 28, height: 28, channels: 1 } })
+    .resize(side, side, { kernel: 'linear' })
+    .png()
+    .toBuffer();
+  const png = await sharp({ create: { width: canvasWidth, height: canvasHeight, channels: 3, background: '#ffffff' } })
+    .composite([{ input: enlarged, left: Math.floor(random() * (canvasWidth - side)), top: Math.floor(random() * (canvasHeight - side)) }])
+    .png()
+    .toBuffer();
+  return new Uint8Array(png);
+}
