@@ -1,5 +1,7 @@
 import bcrypt from 'bcrypt';
 import type { Db } from '../../db/database.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../http/errors.js';
+import { changePasswordSchema, parseOrThrow, passwordSchema, registerSchema, usernameSchema, type RegisterInput } from './accounts.schemas.js';
 import { createUsersRepo, type Role, type UserRecord } from './users.repo.js';
 
 /** What the rest of the app knows of a signed-in user (req.user). */
@@ -9,7 +11,32 @@ export interface AccountUser {
   role: Role;
 }
 
+/** One row of the administrators' user list: everything but the password hash. */
+export interface UserSummary {
+  id: number;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
 export const toAccountUser = ({ id, username, role }: UserRecord): AccountUser => ({ id, username, role });
+
+const toSummary = ({ id, username, role, disabled, createdAt, lastLoginAt }: UserRecord): UserSummary => ({
+  id,
+  username,
+  role,
+  disabled,
+  createdAt,
+  lastLoginAt,
+});
+
+const TAKEN_MESSAGE = 'This username is already taken.';
+const LAST_ADMIN_DELETE_MESSAGE =
+  'You are the last active administrator. Make someone else an administrator before deleting your account.';
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 
 export interface AccountsDeps {
   db: Db;
@@ -23,16 +50,44 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
   // Compared against when the username is unknown, so that a wrong name and a wrong password take as long.
   let timingDecoy: string | undefined;
   const decoyHash = async () => (timingDecoy ??= await bcrypt.hash('timing-decoy-password', bcryptCost));
+  const hashPassword = (password: string) => bcrypt.hash(password, bcryptCost);
+
+  const requireUser = (userId: number): UserRecord => {
+    const user = users.findById(userId);
+    if (!user) throw new NotFoundError('There is no such user.');
+    return user;
+  };
+
+  const requireAdminActor = (actor: AccountUser | null) => {
+    // null is the offline CLI, run by whoever operates the server.
+    if (actor && actor.role !== 'admin') throw new ForbiddenError('Only administrators can manage users.');
+  };
+
+  const isActiveAdmin = (user: UserRecord) => user.role === 'admin' && !user.disabled;
+
+  /** Inserts, turning a UNIQUE violation (two sign-ups racing for one name) into the same error as the pre-check. */
+  const insertOrConflict = (insert: () => UserRecord): UserRecord => {
+    try {
+      return insert();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(TAKEN_MESSAGE);
+      throw err;
+    }
+  };
 
   return {
     users,
-    hashPassword: (password: string) => bcrypt.hash(password, bcryptCost),
+    hashPassword,
 
-    /** The user for a username and password, or null; disabled accounts never authenticate. */
+    /**
+     * The user for a username and password, or null; disabled accounts never authenticate. A success
+     * records the time as the user's last login.
+     */
     async verifyCredentials(username: string, password: string): Promise<AccountUser | null> {
       const user = users.findByUsername(username);
       const matches = await bcrypt.compare(password, user?.passwordHash ?? (await decoyHash()));
       if (!user || !matches || user.disabled) return null;
+      users.recordLogin(user.id);
       return toAccountUser(user);
     },
 
@@ -40,6 +95,128 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
     findActiveUser(id: number): AccountUser | null {
       const user = users.findById(id);
       return user && !user.disabled ? toAccountUser(user) : null;
+    },
+
+    /**
+     * Self-service sign-up. The very first account becomes admin. Throws ValidationError (fields) for bad
+     * input and ConflictError when the name is taken in any letter case.
+     */
+    async register(input: RegisterInput): Promise<AccountUser> {
+      const { username, password } = parseOrThrow(registerSchema, input);
+      // Checked before hashing so that a taken name answers fast; the UNIQUE index still decides under a race.
+      if (users.findByUsername(username)) throw new ConflictError(TAKEN_MESSAGE);
+      const hash = await hashPassword(password);
+      return toAccountUser(insertOrConflict(() => users.insertWithFirstAdmin(username, hash)));
+    },
+
+    /** An account made by an operator (CLI) with a chosen role; same rules for names and passwords. */
+    async createUser(input: { username: string; password: string; role: Role }): Promise<AccountUser> {
+      const username = parseOrThrow(usernameSchema, input.username, 'The username is not valid.');
+      const password = parseOrThrow(passwordSchema, input.password, 'The password is not valid.');
+      if (users.findByUsername(username)) throw new ConflictError(TAKEN_MESSAGE);
+      const hash = await hashPassword(password);
+      return toAccountUser(insertOrConflict(() => users.insert(username, hash, input.role)));
+    },
+
+    findByUsername(username: string): UserSummary | null {
+      const user = users.findByUsername(username.trim());
+      return user ? toSummary(user) : null;
+    },
+
+    listUsers(): UserSummary[] {
+      return users.list().map(toSummary);
+    },
+
+    /**
+     * Makes a user admin or a plain user. Refused when an admin would demote themselves, or when it
+     * would leave no active admin. `actor` null is the offline CLI.
+     */
+    setRole(actor: AccountUser | null, userId: number, role: Role): void {
+      requireAdminActor(actor);
+      db.transaction(() => {
+        const user = requireUser(userId);
+        if (user.role === role) return;
+        if (role !== 'admin') {
+          if (actor?.id === userId) throw new ValidationError('You cannot remove your own administrator role.');
+          if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) {
+            throw new ValidationError(`${user.username} is the last active administrator; promote someone else first.`);
+          }
+        }
+        users.setRole(userId, role);
+      })();
+    },
+
+    /**
+     * Disables (and signs out everywhere) or re-enables an account. Refused when an admin would disable
+     * themselves, or when it would leave no active admin.
+     */
+    setDisabled(actor: AccountUser | null, userId: number, disabled: boolean): void {
+      requireAdminActor(actor);
+      db.transaction(() => {
+        const user = requireUser(userId);
+        if (disabled) {
+          if (actor?.id === userId) throw new ValidationError('You cannot disable your own account.');
+          if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) {
+            throw new ValidationError(`${user.username} is the last active administrator and cannot be disabled.`);
+          }
+          users.endSessions(userId);
+        }
+        users.setDisabled(userId, disabled);
+      })();
+    },
+
+    /**
+     * Changes the password after checking the current one, and ends every session of the user (the
+     * caller signs the current browser in again in a fresh session).
+     */
+    async changePassword(userId: number, current: string, next: string, confirm: string): Promise<void> {
+      const input = parseOrThrow(changePasswordSchema, { currentPassword: current, newPassword: next, confirmPassword: confirm });
+      const user = requireUser(userId);
+      if (!(await bcrypt.compare(input.currentPassword, user.passwordHash))) {
+        throw new ValidationError('Please correct the marked fields.', { currentPassword: 'The current password is not correct.' });
+      }
+      const hash = await hashPassword(input.newPassword);
+      db.transaction(() => {
+        users.setPasswordHash(userId, hash);
+        users.endSessions(userId);
+      })();
+    },
+
+    /** Sets a new password without knowing the old one (the operator's CLI) and ends the user's sessions. */
+    async resetPassword(userId: number, password: string): Promise<void> {
+      const valid = parseOrThrow(passwordSchema, password, 'The password is not valid.');
+      requireUser(userId);
+      const hash = await hashPassword(valid);
+      db.transaction(() => {
+        users.setPasswordHash(userId, hash);
+        users.endSessions(userId);
+      })();
+    },
+
+    /** Whether deleting this account is refused because it is the last active admin (for the page to explain). */
+    isLastActiveAdmin(userId: number): boolean {
+      const user = users.findById(userId);
+      return Boolean(user && isActiveAdmin(user) && users.countActiveAdmins() <= 1);
+    },
+
+    /**
+     * Deletes the account after checking its password. Everything the user owns goes with it (ON DELETE
+     * CASCADE), sessions included. The last active admin cannot delete themselves.
+     */
+    async deleteAccount(userId: number, password: string): Promise<void> {
+      const user = requireUser(userId);
+      if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) throw new ValidationError(LAST_ADMIN_DELETE_MESSAGE);
+      if (!(await bcrypt.compare(typeof password === 'string' ? password : '', user.passwordHash))) {
+        throw new ValidationError('Please correct the marked fields.', { password: 'The password is not correct.' });
+      }
+      db.transaction(() => {
+        const fresh = requireUser(userId);
+        if (isActiveAdmin(fresh) && users.countActiveAdmins() <= 1) {
+          throw new ValidationError(LAST_ADMIN_DELETE_MESSAGE);
+        }
+        users.endSessions(userId);
+        users.remove(userId);
+      })();
     },
   };
 }

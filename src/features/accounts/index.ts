@@ -1,2 +1,9 @@
-export { createAccountsService, toAccountUser, type AccountsService, type AccountUser } from './accounts.service.js';
+export {
+  createAccountsService,
+  toAccountUser,
+  type AccountsService,
+  type AccountUser,
+  type UserSummary,
+} from './accounts.service.js';
+export { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH, passwordSchema, usernameSchema } from './accounts.schemas.js';
 export type { Role, UserRecord } from './users.repo.js';
