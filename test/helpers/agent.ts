@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import type { Express } from 'express';
+import request from 'supertest';
+
+export type Agent = ReturnType<typeof request.agent>;
+
+/** The value of the first `_csrf` hidden field in an HTML page, or null. */
+export function csrfFromHtml(html: string): string | null {
+  return /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? null;
+}
+
+/**
+ * The agent's current CSRF token, read from a page that has a form. The token lives in the session and
+ * is replaced at login and logout (the session is regenerated), so fetch it again after either.
+ */
+export async function csrfToken(agent: Agent, page = '/login'): Promise<string> {
+  // Signed in, /login redirects home, where the nav's logout form carries the token.
+  const res = await agent.get(page).redirects(1).expect(200);
+  const token = csrfFromHtml(res.text);
+  assert.ok(token, `no CSRF token on ${page}`);
+  return token;
+}
+
+/**
+ * Posts a form like a browser would: reads the agent's CSRF token from a page (any page with a form works,
+ * signed in or not) and sends it with the fields. Returns the response unchecked (no redirects followed).
+ */
+export async function postForm(agent: Agent, path: string, fields: Record<string, string>, { page = '/login' }: { page?: string } = {}) {
+  const token = await csrfToken(agent, page);
+  return agent.post(path).type('form').send({ ...fields, _csrf: token });
+}
+
+/** A supertest agent signed in through the real login form (cookie session). Fails the test if the login fails. */
+export async function signIn(app: Express, { username, password }: { username: string; password: string }): Promise<Agent> {
+  const agent = request.agent(app);
+  const token = await csrfToken(agent, '/login');
+  const res = await agent.post('/login').type('form').send({ username, password, _csrf: token });
+  assert.equal(res.status, 302, `login of ${username} failed with ${res.status}`);
+  return agent;
+}
+
+/** Registers through the real form and returns the agent, signed in as the new user. */
+export async function registerVia(app: Express, { username, password }: { username: string; password: string }): Promise<Agent> {
+  const agent = request.agent(app);
+  const token = await csrfToken(agent, '/register');
+  const res = await agent.post('/register').type('form').send({ username, password, confirmPassword: password, _csrf: token });
+  assert.equal(res.status, 302, `registration of ${username} failed with ${res.status}`);
+  return agent;
+}
