@@ -1,0 +1,138 @@
+/**
+ * The models, as the rest of the app sees them: load once at start-up, classify digits, embed signatures.
+ * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
+ */
+import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
+import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelSpec } from './onnx-runner.js';
+
+export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
+export { ModelLoadError, type ModelCard };
+export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
+
+export interface DigitPrediction {
+  digit: number;
+  /** The probability of `digit`, the most likely class. */
+  confidence: number;
+  /** Ten probabilities summing to 1; index = digit. */
+  probabilities: number[];
+}
+
+export interface DigitModel {
+  readonly card: ModelCard;
+  /** Each image is 784 floats as prepareDigit returns them; one prediction per image, in order. */
+  classify(images: Float32Array[]): Promise<DigitPrediction[]>;
+  close(): Promise<void>;
+}
+
+export interface SignatureModel {
+  readonly card: ModelCard;
+  /** The decision threshold from the model card, for scoreSignature. */
+  readonly threshold: number;
+  /** Each image is 40,000 floats as prepareSignature returns them; one L2-normalised embedding per image, in order. */
+  embed(images: Float32Array[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+export interface Models {
+  digits: DigitModel;
+  signatures: SignatureModel;
+  versions(): { digits: string; signatures: string };
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** The folder with <name>.onnx and <name>.json. */
+  modelsDir: string;
+  /**
+   * 'workers' (default) keeps inference off the event loop; 'main-thread' runs it on the caller's thread and
+   * exists to measure what that costs (bench/ml.ts).
+   */
+  runner?: 'workers' | 'main-thread';
+  /** Worker threads shared by the models loaded together; default: the number of cores. */
+  workers?: number;
+  /** onnxruntime threads per worker; default: cores / workers, at least 1. */
+  intraOpNumThreads?: number;
+}
+
+type RunnerOptions = Omit<LoadOptions, 'modelsDir'>;
+
+const DIGITS = 'digits';
+const SIGNATURES = 'signatures';
+const DIGIT_CLASSES = 10;
+
+function startRunner(specs: ModelSpec[], { runner = 'workers', ...options }: RunnerOptions): Promise<InferenceRunner> {
+  return runner === 'main-thread' ? createMainThreadRunner(specs, options) : createWorkerPoolRunner(specs, options);
+}
+
+function toPrediction(row: Float32Array): DigitPrediction {
+  const probabilities = Array.from(row);
+  let digit = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[digit]!) digit = i;
+  return { digit, confidence: probabilities[digit]!, probabilities };
+}
+
+function digitModel(card: ModelCard, runner: InferenceRunner, close: () => Promise<void>): DigitModel {
+  return {
+    card,
+    async classify(images) {
+      return (await runner.run(DIGITS, images)).map(toPrediction);
+    },
+    close,
+  };
+}
+
+function signatureModel(card: ModelCard, runner: InferenceRunner, close: () => Promise<void>): SignatureModel {
+  return {
+    card,
+    threshold: card.threshold!,
+    embed: (images) => runner.run(SIGNATURES, images),
+    close,
+  };
+}
+
+async function readDigitFile(modelsDir: string) {
+  const file = await readModelFile(modelsDir, DIGITS);
+  const classes = file.card.output.shape[1];
+  if (classes !== DIGIT_CLASSES) {
+    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} gives ${String(classes)} output classes; a digit model has ${DIGIT_CLASSES}.`);
+  }
+  return file;
+}
+
+async function readSignatureFile(modelsDir: string) {
+  const file = await readModelFile(modelsDir, SIGNATURES);
+  if (file.card.threshold === undefined) {
+    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} has no "threshold"; a signature model needs one to decide.`);
+  }
+  return file;
+}
+
+/** Loads only the digit model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
+export async function loadDigitModel(modelsDir: string, options: RunnerOptions = {}): Promise<DigitModel> {
+  const file = await readDigitFile(modelsDir);
+  const runner = await startRunner([modelSpec(DIGITS, file)], options);
+  return digitModel(file.card, runner, () => runner.close());
+}
+
+/** Loads only the signature model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
+export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
+  const file = await readSignatureFile(modelsDir);
+  const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
+  return signatureModel(file.card, runner, () => runner.close());
+}
+
+/**
+ * Loads both models once, at start-up: verifies each file against its card, then starts one worker pool in which
+ * every worker holds a warmed-up session of each model, so the two models share the cores instead of fighting over them.
+ */
+export async function loadModels({ modelsDir, ...options }: LoadOptions): Promise<Models> {
+  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir)]);
+  const runner = await startRunner([modelSpec(DIGITS, digitsFile), modelSpec(SIGNATURES, signaturesFile)], options);
+  const close = () => runner.close();
+  return {
+    digits: digitModel(digitsFile.card, runner, close),
+    signatures: signatureModel(signaturesFile.card, runner, close),
+    versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
+    close,
+  };
+}

@@ -1,0 +1,318 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { ModelLoadError, type ModelCard, type ModelFile } from './model-file.js';
+
+/*
+ * Why inference runs in worker threads (measured 2026-11-24 on the 2-core dev box, onnxruntime-node 1.30):
+ * InferenceSession.run() only defers to setImmediate and then runs the graph synchronously on the calling
+ * thread, so the whole inference holds the event loop. One 200x200 signature through a 5-conv embedder took
+ * 5-12 ms at batch 1 and ~90 ms at batch 8; the digit CNN took 0.6 ms at batch 1 but 16 ms at batch 8 and
+ * 40 ms at batch 32. Everything above the 2 ms budget goes to the worker pool, so both models run there;
+ * the main-thread runner stays for the benchmark that compares the two.
+ */
+
+/** Large requests are cut into batches of at most this many images so one request cannot hog a worker for long. */
+export const MAX_BATCH = 64;
+
+/** What a runner needs to know about one model. Plain data, so it can be sent to a worker. */
+export interface ModelSpec {
+  key: string;
+  bytes: Uint8Array;
+  displayPath: string;
+  inputName: string;
+  outputName: string;
+  /** Shape of one input image without the batch dimension, e.g. [1, 28, 28]. */
+  sampleShape: number[];
+}
+
+export function modelSpec(key: string, file: ModelFile): ModelSpec {
+  return {
+    key,
+    bytes: file.bytes,
+    displayPath: file.displayPath,
+    inputName: file.card.input.name,
+    outputName: file.card.output.name,
+    sampleShape: sampleShapeOf(file.card, file.displayPath),
+  };
+}
+
+function sampleShapeOf(card: ModelCard, displayPath: string): number[] {
+  const [, ...rest] = card.input.shape;
+  if (!rest.every((dim): dim is number => typeof dim === 'number')) {
+    throw new ModelLoadError(displayPath, `The card of ${displayPath} must give every input dimension but the batch as a number, got ${JSON.stringify(card.input.shape)}.`);
+  }
+  return rest;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** One ONNX session, created once and warmed up; runs on whichever thread creates it. */
+export class OnnxModelSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly spec: ModelSpec,
+  ) {}
+
+  static async create(spec: ModelSpec, intraOpNumThreads: number): Promise<OnnxModelSession> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(spec.bytes, { intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    } catch (error) {
+      throw new ModelLoadError(spec.displayPath, `${spec.displayPath} is not a loadable ONNX model: ${(error as Error).message}`, { cause: error });
+    }
+    if (!session.inputNames.includes(spec.inputName) || !session.outputNames.includes(spec.outputName)) {
+      await session.release();
+      throw new ModelLoadError(
+        spec.displayPath,
+        `${spec.displayPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], ` +
+          `but its card promises input "${spec.inputName}" and output "${spec.outputName}".`,
+      );
+    }
+    const model = new OnnxModelSession(session, spec);
+    // The first run allocates buffers and picks kernels; pay for it at start-up rather than on the first request.
+    try {
+      await model.run(new Float32Array(sizeOf(spec.sampleShape)), 1);
+    } catch (error) {
+      await session.release();
+      throw new ModelLoadError(spec.displayPath, `${spec.displayPath} failed its warm-up inference: ${(error as Error).message}`, { cause: error });
+    }
+    return model;
+  }
+
+  /** Runs `count` images laid out back to back in `input`; returns the output rows back to back. */
+  async run(input: Float32Array, count: number): Promise<Float32Array> {
+    const tensor = new ort.Tensor('float32', input, [count, ...this.spec.sampleShape]);
+    const results = await this.session.run({ [this.spec.inputName]: tensor });
+    const output = results[this.spec.outputName]!;
+    // Copy: the result tensor's memory belongs to onnxruntime, and the copy can be transferred to another thread.
+    return Float32Array.from(output.data as Float32Array);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Runs batches of images through named models; the interface the model classes in index.ts use. */
+export interface InferenceRunner {
+  /** Each input is one image of the model's sample shape; returns one output row per input, in order. */
+  run(modelKey: string, images: Float32Array[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  /** Worker threads; default: the number of cores. */
+  workers?: number;
+  /** onnxruntime threads inside each worker; default: cores / workers, at least 1. */
+  intraOpNumThreads?: number;
+}
+
+function packChunks(spec: ModelSpec, images: Float32Array[]): { input: Float32Array; count: number }[] {
+  const sampleSize = sizeOf(spec.sampleShape);
+  const chunks: { input: Float32Array; count: number }[] = [];
+  for (let start = 0; start < images.length; start += MAX_BATCH) {
+    const slice = images.slice(start, start + MAX_BATCH);
+    const input = new Float32Array(slice.length * sampleSize);
+    slice.forEach((image, i) => {
+      if (image.length !== sampleSize) {
+        throw new RangeError(`Model "${spec.key}" takes images of ${sampleSize} values (${spec.sampleShape.join('x')}); image ${start + i} has ${image.length}.`);
+      }
+      input.set(image, i * sampleSize);
+    });
+    chunks.push({ input, count: slice.length });
+  }
+  return chunks;
+}
+
+function splitRows(output: Float32Array, count: number): Float32Array[] {
+  const width = output.length / count;
+  return Array.from({ length: count }, (_, i) => output.slice(i * width, (i + 1) * width));
+}
+
+function specFor(specs: Map<string, ModelSpec>, key: string): ModelSpec {
+  const spec = specs.get(key);
+  if (!spec) throw new Error(`No model "${key}" was loaded into this runner.`);
+  return spec;
+}
+
+/** Runs inference on the calling thread. Blocks the event loop for the whole inference; see the note at the top. */
+export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThreads = 1 }: RunnerOptions = {}): Promise<InferenceRunner> {
+  const sessions = new Map<string, OnnxModelSession>();
+  try {
+    for (const spec of specs) sessions.set(spec.key, await OnnxModelSession.create(spec, intraOpNumThreads));
+  } catch (error) {
+    await Promise.all([...sessions.values()].map((session) => session.release()));
+    throw error;
+  }
+  const specsByKey = new Map(specs.map((spec) => [spec.key, spec]));
+  let closed = false;
+  return {
+    async run(modelKey, images) {
+      if (closed) throw new Error('The inference runner is closed.');
+      const spec = specFor(specsByKey, modelKey);
+      const rows: Float32Array[] = [];
+      for (const { input, count } of packChunks(spec, images)) {
+        rows.push(...splitRows(await sessions.get(modelKey)!.run(input, count), count));
+      }
+      return rows;
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...sessions.values()].map((session) => session.release()));
+    },
+  };
+}
+
+/** Messages between the pool and onnx-worker.ts. */
+export type WorkerRequest = { type: 'run'; id: number; key: string; input: Float32Array; count: number } | { type: 'close' };
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'load-failed'; file: string; message: string }
+  | { type: 'result'; id: number; output: Float32Array }
+  | { type: 'failed'; id: number; message: string };
+export interface WorkerSetup {
+  specs: ModelSpec[];
+  intraOpNumThreads: number;
+}
+
+interface Task {
+  id: number;
+  key: string;
+  input: Float32Array;
+  count: number;
+  resolve: (output: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  task: Task | null;
+}
+
+function spawnWorker(setup: WorkerSetup): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./onnx-worker.js', import.meta.url), { workerData: setup });
+  // Under tsx (dev, tests) Node 20 does not carry tsx's loader into worker threads, so the worker registers it first.
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const workerUrl = new URL('./onnx-worker.ts', import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(workerUrl)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: setup });
+}
+
+function startWorker(setup: WorkerSetup): Promise<Worker> {
+  return new Promise((resolve, reject) => {
+    const worker = spawnWorker(setup);
+    const onMessage = (reply: WorkerReply) => {
+      worker.off('error', onError).off('exit', onExit).off('message', onMessage);
+      if (reply.type === 'ready') resolve(worker);
+      else if (reply.type === 'load-failed') reject(new ModelLoadError(reply.file, reply.message));
+      else reject(new Error(`Inference worker sent ${reply.type} before it was ready.`));
+    };
+    const onError = (error: Error) => {
+      worker.off('exit', onExit).off('message', onMessage);
+      reject(error);
+    };
+    const onExit = (code: number) => {
+      worker.off('error', onError).off('message', onMessage);
+      reject(new Error(`Inference worker exited with code ${code} while loading models.`));
+    };
+    worker.on('message', onMessage).once('error', onError).once('exit', onExit);
+  });
+}
+
+/**
+ * A fixed pool of worker threads, each holding its own session of every model (created and warmed up once, at
+ * start-up). Requests wait in one FIFO queue; an idle worker takes the next batch. Input buffers are transferred,
+ * not copied.
+ */
+export async function createWorkerPoolRunner(specs: ModelSpec[], options: RunnerOptions = {}): Promise<InferenceRunner> {
+  const cores = availableParallelism();
+  const size = Math.max(1, options.workers ?? cores);
+  const intraOpNumThreads = Math.max(1, options.intraOpNumThreads ?? Math.floor(cores / size));
+  const setup: WorkerSetup = { specs, intraOpNumThreads };
+
+  const started = await Promise.allSettled(Array.from({ length: size }, () => startWorker(setup)));
+  const failure = started.find((result) => result.status === 'rejected');
+  if (failure) {
+    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.terminate() : undefined)));
+    throw failure.reason;
+  }
+  const pool: PoolWorker[] = started.map((result) => ({ worker: (result as PromiseFulfilledResult<Worker>).value, task: null }));
+  const specsByKey = new Map(specs.map((spec) => [spec.key, spec]));
+  const queue: Task[] = [];
+  let nextId = 1;
+  let closing: Promise<void> | null = null;
+  let idleWaiters: (() => void)[] = [];
+
+  const dispatch = () => {
+    for (const member of pool) {
+      if (member.task || queue.length === 0) continue;
+      const task = queue.shift()!;
+      member.task = task;
+      const request: WorkerRequest = { type: 'run', id: task.id, key: task.key, input: task.input, count: task.count };
+      member.worker.postMessage(request, [task.input.buffer as ArrayBuffer]);
+    }
+    if (queue.length === 0 && pool.every((member) => !member.task)) {
+      for (const wake of idleWaiters) wake();
+      idleWaiters = [];
+    }
+  };
+
+  for (const member of pool) {
+    member.worker.on('message', (reply: WorkerReply) => {
+      const task = member.task;
+      if (!task || (reply.type !== 'result' && reply.type !== 'failed') || reply.id !== task.id) return;
+      member.task = null;
+      if (reply.type === 'result') task.resolve(reply.output);
+      else task.reject(new Error(`Inference failed for model "${task.key}": ${reply.message}`));
+      dispatch();
+    });
+    member.worker.on('error', (error) => {
+      member.task?.reject(error);
+      member.task = null;
+    });
+    member.worker.on('exit', (code) => {
+      const lost = member.task;
+      member.task = null;
+      pool.splice(pool.indexOf(member), 1);
+      lost?.reject(new Error(`Inference worker exited with code ${code} during a batch of model "${lost.key}".`));
+      if (pool.length === 0) {
+        for (const task of queue.splice(0)) task.reject(new Error('No inference worker is left running.'));
+      }
+      dispatch();
+    });
+  }
+
+  const runChunk = (key: string, input: Float32Array, count: number) =>
+    new Promise<Float32Array>((resolve, reject) => {
+      queue.push({ id: nextId++, key, input, count, resolve, reject });
+      dispatch();
+    });
+
+  return {
+    async run(modelKey, images) {
+      if (closing) throw new Error('The inference runner is closed.');
+      if (pool.length === 0) throw new Error('No inference worker is left running.');
+      const spec = specFor(specsByKey, modelKey);
+      const chunks = packChunks(spec, images);
+      const outputs = await Promise.all(chunks.map(({ input, count }) => runChunk(modelKey, input, count)));
+      return outputs.flatMap((output, i) => splitRows(output, chunks[i]!.count));
+    },
+    close() {
+      // Requests already accepted are answered; then each worker releases its sessions and exits.
+      closing ??= (async () => {
+        if (queue.length > 0 || pool.some((member) => member.task)) await new Promise<void>((wake) => idleWaiters.push(wake));
+        await Promise.all(
+          [...pool].map(
+            (member) =>
+              new Promise<void>((resolve) => {
+                member.worker.once('exit', () => resolve());
+                member.worker.postMessage({ type: 'close' } satisfies WorkerRequest);
+              }),
+          ),
+        );
+      })();
+      return closing;
+    },
+  };
+}
