@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { runAdminCli } from '../../src/cli/admin.js';
 import { createAccountsService } from '../../src/features/accounts/index.js';
 import { ValidationError, NotFoundError, ForbiddenError } from '../../src/http/errors.js';
 import { csrfFromHtml, csrfToken, postForm, registerVia, signIn, type Agent } from '../helpers/agent.js';
@@ -90,7 +91,7 @@ describe('login and logout', () => {
   let t: TestApp;
   let user: { username: string; password: string };
   before(async () => {
-    t = createTestApp({ env: { LOGIN_RATE_LIMIT: '3', TRUST_PROXY: 'true' } });
+    t = createTestApp({ env: { LOGIN_RATE_LIMIT: '3', TRUST_PROXY: '1' } });
     user = await t.createUser({ username: 'erin', password: PASSWORD });
   });
   after(() => t.close());
@@ -299,7 +300,9 @@ describe('admin operations in the service', () => {
     const admin = await t.createUser({ username: 'mia', password: PASSWORD, role: 'admin' });
     const user = await t.createUser({ username: 'noah', password: PASSWORD });
     const agent = await signIn(t.app, user);
+    assert.equal(t.db.prepare('SELECT count(*) FROM sessions WHERE user_id = ?').pluck().get(user.id), 1);
     accounts.setDisabled({ id: admin.id, username: admin.username, role: 'admin' }, user.id, true);
+    assert.equal(t.db.prepare('SELECT count(*) FROM sessions WHERE user_id = ?').pluck().get(user.id), 0);
     await agent.get('/account').expect(302);
     const res = await postForm(request.agent(t.app), '/login', { username: 'noah', password: PASSWORD });
     assert.equal(res.status, 401);
@@ -343,5 +346,80 @@ describe('the registered agent helper', () => {
     const agent = await registerVia(t.app, { username: 'rita', password: PASSWORD });
     const page = await agent.get('/account').expect(200);
     assert.match(page.text, /rita/);
+  });
+});
+
+describe('admin CLI', () => {
+  let t: TestApp;
+  before(() => {
+    t = createTestApp();
+  });
+  after(() => t.close());
+
+  /** Runs a CLI command against the test app's database, collecting what it prints. */
+  async function cli(args: string[], password?: string) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const env = { NODE_ENV: 'test', DATA_DIR: t.dataDir, BCRYPT_COST: '4', ...(password ? { INKWELL_PASSWORD: password } : {}) };
+    const io = {
+      out: (line: string) => void out.push(line),
+      err: (line: string) => void err.push(line),
+      readPassword: async () => {
+        throw new Error('the CLI should not prompt when INKWELL_PASSWORD is set');
+      },
+    };
+    const status = await runAdminCli(args, { env, io });
+    return { status, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('when create, promote, disable and enable run, then the database and the running app follow', async () => {
+    const created = await cli(['create', 'Sam'], PASSWORD);
+    assert.equal(created.status, 0, created.err);
+    assert.match(created.out, /Created user sam/);
+    const agent = await signIn(t.app, { username: 'sam', password: PASSWORD });
+
+    assert.equal((await cli(['promote', 'SAM'])).status, 0);
+    assert.equal(t.db.prepare("SELECT role FROM users WHERE username = 'sam'").pluck().get(), 'admin');
+    assert.match((await agent.get('/').expect(200)).text, /href="\/admin"/);
+
+    const disabled = await cli(['disable', 'sam']);
+    assert.equal(disabled.status, 1, 'sam is the only admin, so disabling must be refused');
+    assert.match(disabled.err, /last active administrator/);
+
+    await cli(['create', 'root', '--admin'], PASSWORD);
+    assert.equal((await cli(['disable', 'sam'])).status, 0);
+    assert.equal(t.db.prepare("SELECT disabled FROM users WHERE username = 'sam'").pluck().get(), 1);
+    await agent.get('/account').expect(302);
+    assert.equal((await postForm(request.agent(t.app), '/login', { username: 'sam', password: PASSWORD })).status, 401);
+
+    assert.equal((await cli(['enable', 'sam'])).status, 0);
+    await signIn(t.app, { username: 'sam', password: PASSWORD });
+
+    const list = await cli(['list']);
+    assert.match(list.out, /^ID +USERNAME/);
+    assert.match(list.out, /\d+ +root +admin +active/);
+  });
+
+  it('when reset-password runs, then the new password works and the old one does not', async () => {
+    await cli(['create', 'tina'], PASSWORD);
+    const agent = await signIn(t.app, { username: 'tina', password: PASSWORD });
+    assert.equal((await cli(['reset-password', 'tina'], 'reset by the operator')).status, 0);
+    await agent.get('/account').expect(302);
+    await signIn(t.app, { username: 'tina', password: 'reset by the operator' });
+  });
+
+  it('when a command is unknown, a user missing or a password weak, then a clear message and a non-zero status', async () => {
+    const unknown = await cli(['frobnicate']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.err, /Unknown command "frobnicate"/);
+    const missing = await cli(['promote', 'nobody']);
+    assert.equal(missing.status, 1);
+    assert.match(missing.err, /There is no user "nobody"/);
+    const weak = await cli(['create', 'uma'], 'short');
+    assert.equal(weak.status, 1);
+    assert.match(weak.err, /at least 10 characters/);
+    const taken = await cli(['create', 'TINA'], PASSWORD);
+    assert.equal(taken.status, 1);
+    assert.match(taken.err, /already taken/);
   });
 });
