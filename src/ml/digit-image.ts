@@ -53,13 +53,13 @@ function shrinkToAtMost(image: GrayImage, side: number): FloatImage {
  */
 function inkIntensity(image: FloatImage): FloatImage {
   const { data, width, height } = image;
-  const paper = median(borderPixels(image));
-  const darkest = percentile(data, 0.01);
-  const brightest = percentile(data, 0.99);
-  const inkIsDark = paper - darkest >= brightest - paper;
-  const oriented = data.map((v) => (inkIsDark ? 255 - v : v));
+  const paper = borderHistogram(image).percentile(0.5);
+  const levels = LevelHistogram.of(data);
+  const inkIsDark = paper - levels.percentile(0.01) >= levels.percentile(0.99) - paper;
+  const oriented = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) oriented[i] = inkIsDark ? 255 - data[i]! : data[i]!;
   const orientedPaper = inkIsDark ? 255 - paper : paper;
-  const strongestInk = robustMaximum(oriented);
+  const strongestInk = LevelHistogram.of(oriented).robustMaximum();
   if (strongestInk - orientedPaper < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
   // A block darker than the border (a shadow) may raise the local paper level, but never so far that it eats strong ink.
   const ceiling = orientedPaper + 0.35 * (strongestInk - orientedPaper);
@@ -69,34 +69,28 @@ function inkIntensity(image: FloatImage): FloatImage {
   return { data: ink, width, height };
 }
 
-function borderPixels({ data, width, height }: FloatImage): Float32Array {
+function borderHistogram({ data, width, height }: FloatImage): LevelHistogram {
   const thickness = Math.max(1, Math.round(Math.min(width, height) * 0.02));
-  const values: number[] = [];
+  const histogram = new LevelHistogram();
   for (let y = 0; y < height; y++) {
+    const wholeRow = y < thickness || y >= height - thickness;
     for (let x = 0; x < width; x++) {
-      const onBorder = y < thickness || y >= height - thickness || x < thickness || x >= width - thickness;
-      if (onBorder) values.push(data[y * width + x]!);
+      if (wholeRow || x < thickness || x >= width - thickness) histogram.add(data[y * width + x]!);
     }
   }
-  return Float32Array.from(values);
+  return histogram;
 }
 
 /** The paper level per pixel: the 25th percentile of each grid block (ink may cover up to 3/4 of a block), interpolated bilinearly. */
 function localPaperLevel({ data, width, height }: FloatImage, floor: number, ceiling: number): Float32Array {
   const grid = Math.min(BACKGROUND_GRID, width, height);
-  const blockLevels = new Float32Array(grid * grid);
-  for (let by = 0; by < grid; by++) {
-    for (let bx = 0; bx < grid; bx++) {
-      const x0 = Math.floor((bx * width) / grid);
-      const x1 = Math.floor(((bx + 1) * width) / grid);
-      const y0 = Math.floor((by * height) / grid);
-      const y1 = Math.floor(((by + 1) * height) / grid);
-      const block: number[] = [];
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) block.push(data[y * width + x]!);
-      const level = percentile(Float32Array.from(block), 0.25);
-      blockLevels[by * grid + bx] = Math.min(ceiling, Math.max(floor, level));
-    }
+  const blocks = Array.from({ length: grid * grid }, () => new LevelHistogram());
+  const blockColumn = Int32Array.from({ length: width }, (_, x) => Math.floor((x * grid) / width));
+  for (let y = 0; y < height; y++) {
+    const blockRow = Math.floor((y * grid) / height) * grid;
+    for (let x = 0; x < width; x++) blocks[blockRow + blockColumn[x]!]!.add(data[y * width + x]!);
   }
+  const blockLevels = blocks.map((block) => clamp(block.percentile(0.25), floor, ceiling));
   const levels = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const gy = clamp((y + 0.5) * (grid / height) - 0.5, 0, grid - 1);
@@ -122,14 +116,14 @@ function localPaperLevel({ data, width, height }: FloatImage, floor: number, cei
  */
 function isolateDigit(ink: FloatImage): FloatImage {
   const { data, width, height } = ink;
-  const strongestInk = robustMaximum(data);
+  const levels = LevelHistogram.of(data);
+  const strongestInk = levels.robustMaximum();
   if (strongestInk < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
   // Otsu alone drifts into the noise when ink covers a tiny share of a photo; keep it within sensible bounds.
-  const threshold = clamp(otsuThreshold(data), 0.25 * strongestInk, 0.6 * strongestInk);
+  const threshold = clamp(levels.otsuThreshold(), 0.25 * strongestInk, 0.6 * strongestInk);
   const strokes = keepStrokes(data, width, height, threshold);
   const nearStrokes = dilate(strokes, width, height);
-  const strokeLevels = data.filter((v, i) => strokes[i] === 1);
-  const full = percentile(strokeLevels, 0.9);
+  const full = LevelHistogram.of(data, strokes).percentile(0.9);
   const faint = threshold / 2;
   const soft = new Float32Array(data.length);
   for (let i = 0; i < soft.length; i++) {
@@ -138,29 +132,60 @@ function isolateDigit(ink: FloatImage): FloatImage {
   return crop({ data: soft, width, height });
 }
 
-function otsuThreshold(data: Float32Array): number {
-  const histogram = new Float64Array(256);
-  for (const v of data) histogram[Math.min(255, Math.round(v))]!++;
-  const total = data.length;
-  let weightedSum = 0;
-  for (let level = 0; level < 256; level++) weightedSum += level * histogram[level]!;
-  let below = 0;
-  let belowSum = 0;
-  let best = 0;
-  let bestVariance = -1;
-  for (let level = 0; level < 256; level++) {
-    below += histogram[level]!;
-    if (below === 0 || below === total) continue;
-    belowSum += level * histogram[level]!;
-    const meanBelow = belowSum / below;
-    const meanAbove = (weightedSum - belowSum) / (total - below);
-    const variance = below * (total - below) * (meanBelow - meanAbove) ** 2;
-    if (variance > bestVariance) {
-      bestVariance = variance;
-      best = level + 0.5;
-    }
+/** Counts of grey levels 0-255 (fractional values go to the nearest level): percentiles and Otsu without sorting. */
+class LevelHistogram {
+  readonly counts = new Float64Array(256);
+  total = 0;
+
+  static of(values: Float32Array, onlyWhere?: Uint8Array): LevelHistogram {
+    const histogram = new LevelHistogram();
+    for (let i = 0; i < values.length; i++) if (!onlyWhere || onlyWhere[i]) histogram.add(values[i]!);
+    return histogram;
   }
-  return best;
+
+  add(value: number): void {
+    this.counts[clamp(Math.round(value), 0, 255)]!++;
+    this.total++;
+  }
+
+  percentile(fraction: number): number {
+    const rank = clamp(Math.round(fraction * (this.total - 1)), 0, this.total - 1);
+    let seen = 0;
+    for (let level = 0; level < 256; level++) {
+      seen += this.counts[level]!;
+      if (seen > rank) return level;
+    }
+    return 255;
+  }
+
+  /** The level that at least a handful of pixels reach: the maximum, minus stray hot pixels. */
+  robustMaximum(): number {
+    const handful = Math.max(4, Math.round(this.total * 0.0005));
+    return this.percentile(1 - handful / this.total);
+  }
+
+  /** The level that best splits the histogram into two classes (largest between-class variance). */
+  otsuThreshold(): number {
+    let weightedSum = 0;
+    for (let level = 0; level < 256; level++) weightedSum += level * this.counts[level]!;
+    let below = 0;
+    let belowSum = 0;
+    let best = 0;
+    let bestVariance = -1;
+    for (let level = 0; level < 256; level++) {
+      below += this.counts[level]!;
+      if (below === 0 || below === this.total) continue;
+      belowSum += level * this.counts[level]!;
+      const meanBelow = belowSum / below;
+      const meanAbove = (weightedSum - belowSum) / (this.total - below);
+      const variance = below * (this.total - below) * (meanBelow - meanAbove) ** 2;
+      if (variance > bestVariance) {
+        bestVariance = variance;
+        best = level + 0.5;
+      }
+    }
+    return best;
+  }
 }
 
 /** Marks the 8-connected ink components at or above the threshold, dropping specks much smaller than the largest one. */
@@ -312,22 +337,6 @@ function resampleAxis(data: Float32Array, width: number, height: number, target:
     }
   }
   return out;
-}
-
-/** The level that at least a handful of pixels reach: the maximum, minus stray hot pixels. */
-function robustMaximum(data: Float32Array): number {
-  const count = Math.max(4, Math.round(data.length * 0.0005));
-  return percentile(data, 1 - count / data.length);
-}
-
-function median(values: Float32Array): number {
-  return percentile(values, 0.5);
-}
-
-function percentile(values: Float32Array, fraction: number): number {
-  if (values.length === 0) return 0;
-  const sorted = Float32Array.from(values).sort();
-  return sorted[clamp(Math.round(fraction * (sorted.length - 1)), 0, sorted.length - 1)]!;
 }
 
 function clamp(value: number, low: number, high: number): number {

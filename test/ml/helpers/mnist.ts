@@ -26,6 +26,9 @@ export function readMnistTest(datasetsDir: string): MnistSet {
   return { images: images.subarray(16, 16 + count * 784), labels: labels.subarray(8, 8 + count), count };
 }
 
+/** The seed of the renders behind the card's production-path figure and the model test. */
+export const MNIST_RENDER_SEED = 20261124;
+
 /** A small seeded generator (mulberry32) so renders are the same on every run. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -39,21 +42,20 @@ export function seededRandom(seed: number): () => number {
 }
 
 /**
- * Renders one MNIST digit the way users send digits: dark ink on white, enlarged 2-4x (bilinear) and pasted
- * at a random place in a larger canvas, encoded as PNG. The production path must undo all of that.
+ * Renders one MNIST digit the way users send digits: dark ink on white, enlarged 2-3x (bilinear) and placed
+ * at a random position in a larger canvas, encoded as PNG. The production path must undo all of that.
  */
 export async function renderDarkOnLight(set: MnistSet, index: number, random: () => number): Promise<Uint8Array> {
-  const side = Math.round(28 * (2 + 2 * random()));
-  const canvasWidth = side + Math.round(20 + 140 * random());
-  const canvasHeight = side + Math.round(20 + 140 * random());
+  const side = Math.round(28 * (2 + random()));
+  const marginX = Math.round(10 + 80 * random());
+  const marginY = Math.round(10 + 80 * random());
+  const left = Math.floor(random() * marginX);
+  const top = Math.floor(random() * marginY);
   const inverted = Buffer.from(set.images.subarray(index * 784, (index + 1) * 784).map((v) => 255 - v));
-  const enlarged = await sharp(inverted, { raw: { width: 28, height: 28, channels: 1 } })
+  const png = await sharp(inverted, { raw: { width: 28, height: 28, channels: 1 } })
     .resize(side, side, { kernel: 'linear' })
-    .png()
-    .toBuffer();
-  const png = await sharp({ create: { width: canvasWidth, height: canvasHeight, channels: 3, background: '#ffffff' } })
-    .composite([{ input: enlarged, left: Math.floor(random() * (canvasWidth - side)), top: Math.floor(random() * (canvasHeight - side)) }])
-    .png()
+    .extend({ left, right: marginX - left, top, bottom: marginY - top, background: '#ffffff' })
+    .png({ compressionLevel: 1 })
     .toBuffer();
   return new Uint8Array(png);
 }
