@@ -1,0 +1,165 @@
+import sharp from 'sharp';
+import { decodeToGray, ImageInputError, type DecodeOptions, type GrayImage } from './image-input.js';
+
+/** The model sees SIGNATURE_SIDE x SIGNATURE_SIDE; models/signatures.json records the same number. */
+export const SIGNATURE_SIDE = 200;
+/** Bigger photos are shrunk to this longer side first: it bounds the work and is above the scan resolution of both training sets. */
+const WORKING_SIDE = 1600;
+/** The smoothing before thresholding; it fills the speckle of grey paper so Otsu splits ink from paper rather than paper from paper. */
+const BLUR_SIGMA = 1;
+/** Ink and paper closer than this many grey levels are sensor or JPEG noise on blank paper, not writing. */
+const MIN_INK_CONTRAST = 40;
+/** Fewer ink pixels than this (at working resolution) is a dot or a speck, not a signature. */
+const MIN_INK_PIXELS = 30;
+/** The share of ink pixels cut from each side of the bounding box, so isolated specks far from the signature do not widen it. */
+const SPECK_TAIL = 0.005;
+/** Ink darker than this percentile of the ink pixels counts as full strength, so pale ballpoint and black marker look alike. */
+const FULL_INK_PERCENTILE = 0.05;
+
+/** Decodes an uploaded image and brings it to the model's input: 40,000 floats, 1x200x200, paper 0, ink up to 1. */
+export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions): Promise<Float32Array> {
+  return prepareSignatureFromGray(await decodeToGray(bytes, options));
+}
+
+/**
+ * Brings a grayscale image of one signature (dark ink on light paper, any size and position) to the model's input.
+ * The steps, also written in models/signatures.json:
+ *  1. shrink to a longer side of at most 1600 px (sharp, lanczos3);
+ *  2. Gaussian blur, sigma 1 px (sharp);
+ *  3. global Otsu threshold T on the blurred levels; no_ink when the mean levels of the two classes differ by
+ *     less than 40 or fewer than 30 pixels are ink;
+ *  4. ink strength per pixel = clamp((T - level) / (T - L5), 0, 1) where level < T, else 0, with L5 the 5th percentile
+ *     of the ink levels;
+ *  5. crop to the bounding box of the ink, leaving out 0.5% of the ink pixels on each side (specks);
+ *  6. quantise to 8 bits, resize to fit 200x200 keeping the aspect ratio (sharp, lanczos3), centred, padded with 0;
+ *  7. divide by 255.
+ * Throws ImageInputError('no_ink') when nothing that looks like writing is found.
+ */
+export async function prepareSignatureFromGray(image: GrayImage): Promise<Float32Array> {
+  const working = await shrinkAndBlur(image);
+  const threshold = inkThreshold(working);
+  const strength = inkStrength(working, threshold);
+  const box = inkBoundingBox(working, threshold);
+  const side = SIGNATURE_SIDE;
+  const fitted = await sharp(strength, { raw: { width: working.width, height: working.height, channels: 1 } })
+    .extract({ left: box.left, top: box.top, width: box.width, height: box.height })
+    .resize(side, side, { fit: 'contain', background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' })
+    .extractChannel(0)
+    .raw()
+    .toBuffer();
+  const input = new Float32Array(side * side);
+  for (let i = 0; i < input.length; i++) input[i] = fitted[i]! / 255;
+  return input;
+}
+
+async function shrinkAndBlur({ data, width, height }: GrayImage): Promise<GrayImage> {
+  let pipeline = sharp(data, { raw: { width, height, channels: 1 } });
+  if (Math.max(width, height) > WORKING_SIDE) {
+    pipeline = pipeline.resize(WORKING_SIDE, WORKING_SIDE, { fit: 'inside', kernel: 'lanczos3' });
+  }
+  const { data: blurred, info } = await pipeline.blur(BLUR_SIGMA).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(blurred.buffer, blurred.byteOffset, blurred.length), width: info.width, height: info.height };
+}
+
+interface Threshold {
+  /** Levels below this are ink. */
+  level: number;
+  /** Levels at or below this are ink at full strength. */
+  fullInk: number;
+}
+
+function inkThreshold({ data }: GrayImage): Threshold {
+  const counts = new Float64Array(256);
+  for (const level of data) counts[level]!++;
+  const level = otsuThreshold(counts);
+  let ink = 0;
+  let inkSum = 0;
+  let paperSum = 0;
+  for (let l = 0; l < 256; l++) {
+    if (l < level) {
+      ink += counts[l]!;
+      inkSum += l * counts[l]!;
+    } else paperSum += l * counts[l]!;
+  }
+  const paper = data.length - ink;
+  if (ink < MIN_INK_PIXELS || paper === 0 || paperSum / paper - inkSum / ink < MIN_INK_CONTRAST) {
+    throw new ImageInputError('no_ink');
+  }
+  const fullInkRank = FULL_INK_PERCENTILE * ink;
+  let seen = 0;
+  let fullInk = 0;
+  while (fullInk < level - 1 && seen + counts[fullInk]! <= fullInkRank) seen += counts[fullInk++]!;
+  return { level, fullInk };
+}
+
+/** The level that best splits the histogram into two classes (largest between-class variance); pixels below it form the first class. */
+function otsuThreshold(counts: Float64Array): number {
+  let total = 0;
+  let weightedSum = 0;
+  for (let l = 0; l < 256; l++) {
+    total += counts[l]!;
+    weightedSum += l * counts[l]!;
+  }
+  let below = 0;
+  let belowSum = 0;
+  let best = 1;
+  let bestVariance = -1;
+  for (let l = 0; l < 255; l++) {
+    below += counts[l]!;
+    belowSum += l * counts[l]!;
+    const above = total - below;
+    if (below === 0 || above === 0) continue;
+    const difference = belowSum / below - (weightedSum - belowSum) / above;
+    const variance = below * above * difference * difference;
+    if (variance > bestVariance) {
+      bestVariance = variance;
+      best = l + 1;
+    }
+  }
+  return best;
+}
+
+function inkStrength({ data }: GrayImage, { level, fullInk }: Threshold): Uint8Array {
+  const span = Math.max(1, level - fullInk);
+  const strength = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const value = data[i]!;
+    if (value < level) strength[i] = Math.round(255 * Math.min(1, (level - value) / span));
+  }
+  return strength;
+}
+
+interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+function inkBoundingBox({ data, width, height }: GrayImage, { level }: Threshold): Box {
+  const columns = new Float64Array(width);
+  const rows = new Float64Array(height);
+  let total = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (data[y * width + x]! < level) {
+        columns[x]!++;
+        rows[y]!++;
+        total++;
+      }
+    }
+  }
+  const [left, right] = trimmedRange(columns, total);
+  const [top, bottom] = trimmedRange(rows, total);
+  return { left, top, width: right - left + 1, height: bottom - top + 1 };
+}
+
+/** The first and last index after leaving out SPECK_TAIL of the total on each side. */
+function trimmedRange(profile: Float64Array, total: number): [number, number] {
+  const tail = SPECK_TAIL * total;
+  let first = 0;
+  for (let seen = profile[0]!; seen <= tail && first < profile.length - 1; seen += profile[++first]!);
+  let last = profile.length - 1;
+  for (let seen = profile[last]!; seen <= tail && last > first; seen += profile[--last]!);
+  return [first, last];
+}
