@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 
@@ -9,7 +9,189 @@ export interface RequestLog {
   close(): void;
 }
 
-// Placeholder until the request log lands: records nothing.
-export function createRequestLog(_deps: { db: Db; logger: Logger; retentionDays: number }): RequestLog {
-  return { middleware: (_req, _res, next) => next(), flush() {}, close() {} };
+export interface RequestLogDeps {
+  db: Db;
+  logger: Logger;
+  retentionDays: number;
+  /** Rows kept in memory before they are written at once (default 200). */
+  batchSize?: number;
+  /** Longest time a row waits in memory before it is written (default 1 s). */
+  flushIntervalMs?: number;
+  /** For tests: the clock. */
+  now?: () => number;
+}
+
+export interface RequestLogEntry {
+  at: number;
+  userId: number | null;
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  bytes: number;
+  requestId: string;
+}
+
+/** The label for a request that no route matched (404s, CSRF failures, middleware answers). */
+export const UNMATCHED_ROUTE = '(unmatched)';
+/**
+ * nginx's "client closed request": recorded when the client went away before any status was sent, so that
+ * aborted requests are visible without pretending a real status was answered.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Records every request that reaches it in request_log: who, which route pattern, the status and bytes
+ * actually sent, and how long it took. Rows are buffered and written in one transaction every second or
+ * every 200 rows, so that logging never adds a database write to a response.
+ */
+export function createRequestLog({ db, logger, retentionDays, batchSize = 200, flushIntervalMs = 1000, now = Date.now }: RequestLogDeps): RequestLog {
+  const insertAll = createRequestLogWriter(db);
+  const deleteOlderThan = db.prepare<[number]>('DELETE FROM request_log WHERE at < ?');
+
+  let buffer: RequestLogEntry[] = [];
+
+  function flush(): void {
+    if (buffer.length === 0) return;
+    const entries = buffer;
+    buffer = [];
+    try {
+      insertAll(entries);
+    } catch (err) {
+      // Losing some log rows is better than failing requests or crashing from a timer.
+      logger.error({ err, rows: entries.length }, 'request log write failed');
+    }
+  }
+
+  function prune(): void {
+    try {
+      const { changes } = deleteOlderThan.run(now() - retentionDays * DAY_MS);
+      if (changes) logger.info({ deleted: changes, retentionDays }, 'request log pruned');
+    } catch (err) {
+      logger.error({ err }, 'request log pruning failed');
+    }
+  }
+
+  prune();
+  // unref: neither timer keeps the process (or a test run) alive.
+  const flushTimer = setInterval(flush, flushIntervalMs).unref();
+  const pruneTimer = setInterval(prune, DAY_MS).unref();
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const arrivedAt = now();
+    const startedAt = req.startedAt ?? process.hrtime.bigint();
+    const route = captureRoutePattern(req);
+    const bytes = countBytes(res);
+    let recorded = false;
+
+    const record = () => {
+      if (recorded) return;
+      recorded = true;
+      const finished = res.writableFinished;
+      buffer.push({
+        at: arrivedAt,
+        // Read now, not at arrival: sessions and the API's bearer middleware set req.user later on.
+        userId: req.user?.id ?? null,
+        method: req.method,
+        route: route() ?? UNMATCHED_ROUTE,
+        status: finished || res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS,
+        durationMs: Number(process.hrtime.bigint() - startedAt) / 1e6,
+        bytes: bodyIsSent(req, res) ? bytes() : 0,
+        requestId: req.id ?? '',
+      });
+      if (buffer.length >= batchSize) flush();
+    };
+    res.once('finish', record);
+    // 'close' without 'finish': the client went away before the response was complete.
+    res.once('close', record);
+    next();
+  };
+
+  return {
+    middleware,
+    flush,
+    close() {
+      clearInterval(flushTimer);
+      clearInterval(pruneTimer);
+      flush();
+    },
+  };
+}
+
+/**
+ * The pattern of the route that handled the request (`/admin/users/:id/role`). Express sets req.route when a
+ * route matches, and resets req.baseUrl when the request leaves a router (an error thrown inside one), so the
+ * mount path is taken at the moment the route is assigned rather than at the end.
+ */
+function captureRoutePattern(req: Request): () => string | null {
+  let route: unknown = undefined;
+  let pattern: string | null = null;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set(value: unknown) {
+      route = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      if (typeof path === 'string') pattern = joinPath(req.baseUrl, path);
+      else if (Array.isArray(path)) pattern = joinPath(req.baseUrl, path.join('|'));
+      else if (path instanceof RegExp) pattern = joinPath(req.baseUrl, String(path));
+    },
+  });
+  return () => pattern;
+}
+
+function joinPath(base: string, path: string): string {
+  if (!base) return path;
+  return path === '/' ? base : base + path;
+}
+
+/** Counts the body bytes handed to res.write/res.end (Content-Length alone misses streamed and chunked bodies). */
+function countBytes(res: Response): () => number {
+  let total = 0;
+  const add = (chunk: unknown, encoding: unknown) => {
+    if (typeof chunk === 'string') total += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    else if (chunk instanceof Uint8Array) total += chunk.byteLength;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: Response, chunk: unknown, ...rest: unknown[]) {
+    add(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as Response['write'];
+  res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
+    if (typeof chunk !== 'function') add(chunk, rest[0]);
+    return (end as (...args: unknown[]) => Response).call(this, chunk, ...rest);
+  } as Response['end'];
+  return () => total;
+}
+
+/** HEAD answers and 204/304 carry no body on the wire, whatever was passed to res.end. */
+function bodyIsSent(req: Request, res: Response): boolean {
+  return req.method !== 'HEAD' && res.statusCode !== 204 && res.statusCode !== 304;
+}
+
+/** Writes log entries in one transaction; the request log's batches, and tests that seed a log. */
+export function createRequestLogWriter(db: Db): (entries: RequestLogEntry[]) => void {
+  // A user may be deleted between their request and the write (the account deletion request itself):
+  // the subquery records NULL then, instead of failing the batch on the foreign key.
+  const insert = db.prepare<[number, number | null, string, string, number, number, number, string]>(
+    `INSERT INTO request_log (at, user_id, method, route, status, duration_ms, bytes, request_id)
+     VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?, ?)`,
+  );
+  // The route list the statistics walk (migrations/004); a no-op once the route is known.
+  const insertRoute = db.prepare<[string, string]>('INSERT OR IGNORE INTO request_log_routes (method, route) VALUES (?, ?)');
+  return db.transaction((entries: RequestLogEntry[]) => {
+    const routes = new Set<string>();
+    for (const e of entries) {
+      insert.run(e.at, e.userId, e.method, e.route, e.status, e.durationMs, e.bytes, e.requestId);
+      const key = `${e.method} ${e.route}`;
+      if (!routes.has(key)) {
+        routes.add(key);
+        insertRoute.run(e.method, e.route);
+      }
+    }
+  });
 }

@@ -1,0 +1,168 @@
+import type { Db } from '../../db/database.js';
+import { createStatsRepo, type Counts, type RequestFilter, type RequestRow } from './stats.repo.js';
+
+export const WINDOWS = ['24h', '7d', '30d'] as const;
+export type WindowName = (typeof WINDOWS)[number];
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Above this many requests for one route, its percentiles come from an evenly spread sample of this size. */
+export const PERCENTILE_SAMPLE = 10_000;
+export const REQUESTS_PAGE_SIZE = 50;
+
+export interface StatsWindow {
+  name: WindowName;
+  /** Start of the first bucket (inclusive) and the end of the window (exclusive), epoch ms. */
+  since: number;
+  until: number;
+  bucketMs: number;
+  /** Start of each bucket, oldest first. */
+  buckets: number[];
+}
+
+/**
+ * A window is whole buckets so that the totals and the chart cover the same requests: 24 h is the current
+ * hour and the 23 before it; 7 d and 30 d are the current UTC day and the 6 or 29 before it.
+ */
+export function statsWindow(name: WindowName, now: number): StatsWindow {
+  const [bucketMs, count] = name === '24h' ? [HOUR_MS, 24] : [DAY_MS, name === '7d' ? 7 : 30];
+  const current = Math.floor(now / bucketMs) * bucketMs;
+  const since = current - (count - 1) * bucketMs;
+  const buckets = Array.from({ length: count }, (_, i) => since + i * bucketMs);
+  return { name, since, until: now + 1, bucketMs, buckets };
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface RouteStats extends Counts, Percentiles {
+  method: string;
+  route: string;
+  /** True when the percentiles come from a sample (more than PERCENTILE_SAMPLE requests). */
+  sampled: boolean;
+}
+
+export interface Totals extends Counts, Percentiles {
+  distinctUsers: number;
+  clientErrorRate: number;
+  serverErrorRate: number;
+}
+
+export interface BucketStats {
+  start: number;
+  ok: number;
+  clientErrors: number;
+  serverErrors: number;
+}
+
+export interface UserActivity {
+  userId: number | null;
+  username: string | null;
+  requests: number;
+  errors: number;
+  lastSeenAt: number | null;
+}
+
+export interface Stats {
+  window: StatsWindow;
+  totals: Totals;
+  routes: RouteStats[];
+  overTime: BucketStats[];
+  users: UserActivity[];
+}
+
+/** Nearest-rank percentile over values sorted ascending, each with a weight (the requests it stands for). */
+function weightedPercentile(sorted: { value: number; weight: number }[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const total = sorted.reduce((sum, s) => sum + s.weight, 0);
+  const rank = Math.ceil(p * total);
+  let seen = 0;
+  for (const s of sorted) {
+    seen += s.weight;
+    if (seen >= rank) return s.value;
+  }
+  return sorted[sorted.length - 1]!.value;
+}
+
+const rate = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
+
+export type StatsService = ReturnType<typeof createStatsService>;
+
+export function createStatsService({ db, now = Date.now }: { db: Db; now?: () => number }) {
+  const repo = createStatsRepo(db);
+
+  return {
+    stats(windowName: WindowName): Stats {
+      const window = statsWindow(windowName, now());
+      const { since, until } = window;
+
+      const samples: { value: number; weight: number }[] = [];
+      const routes: RouteStats[] = [];
+      for (const key of repo.routes()) {
+        const counts = repo.routeCounts(key, since, until);
+        if (counts.requests === 0) continue;
+        const step = Math.max(1, Math.ceil(counts.requests / PERCENTILE_SAMPLE));
+        const durations = repo.routeDurations(key, since, until, step).sort((a, b) => a - b);
+        // Each sampled value stands for the requests it was drawn from, so that routes weigh right in the overall percentiles.
+        const weight = durations.length ? counts.requests / durations.length : 0;
+        const weighted = durations.map((value) => ({ value, weight }));
+        samples.push(...weighted);
+        routes.push({ ...key, ...counts, p50: weightedPercentile(weighted, 0.5), p95: weightedPercentile(weighted, 0.95), sampled: step > 1 });
+      }
+      routes.sort((a, b) => b.requests - a.requests || a.route.localeCompare(b.route));
+      samples.sort((a, b) => a.value - b.value);
+
+      const users: UserActivity[] = [];
+      for (const user of [...repo.users(), { id: null, username: null }]) {
+        const activity = repo.userActivity(user.id, since, until);
+        if (activity.requests > 0) users.push({ userId: user.id, username: user.username, ...activity });
+      }
+      users.sort((a, b) => b.requests - a.requests);
+
+      const overTime = window.buckets.map((start) => {
+        const counts = repo.windowCounts(start, Math.min(start + window.bucketMs, until));
+        return {
+          start,
+          ok: counts.requests - counts.clientErrors - counts.serverErrors,
+          clientErrors: counts.clientErrors,
+          serverErrors: counts.serverErrors,
+        };
+      });
+
+      const requests = routes.reduce((sum, r) => sum + r.requests, 0);
+      const clientErrors = routes.reduce((sum, r) => sum + r.clientErrors, 0);
+      const serverErrors = routes.reduce((sum, r) => sum + r.serverErrors, 0);
+      const totals: Totals = {
+        requests,
+        clientErrors,
+        serverErrors,
+        distinctUsers: users.filter((u) => u.userId !== null).length,
+        clientErrorRate: rate(clientErrors, requests),
+        serverErrorRate: rate(serverErrors, requests),
+        p50: weightedPercentile(samples, 0.5),
+        p95: weightedPercentile(samples, 0.95),
+      };
+      return { window, totals, routes, overTime, users };
+    },
+
+    /** One page (1-based) of log rows, newest first; `hasNext` without counting the whole log. */
+    requests(filter: { window?: WindowName; username?: string; route?: string; status?: [number, number] }, page: number) {
+      const query: RequestFilter = { route: filter.route, status: filter.status };
+      if (filter.window) query.since = statsWindow(filter.window, now()).since;
+      let unknownUser = false;
+      if (filter.username === '-') query.userId = null;
+      else if (filter.username) {
+        const id = repo.userIdByName(filter.username);
+        if (id === null) unknownUser = true;
+        else query.userId = id;
+      }
+      const rows: RequestRow[] = unknownUser ? [] : repo.requests(query, REQUESTS_PAGE_SIZE + 1, (page - 1) * REQUESTS_PAGE_SIZE);
+      return { rows: rows.slice(0, REQUESTS_PAGE_SIZE), page, hasNext: rows.length > REQUESTS_PAGE_SIZE, hasPrevious: page > 1, unknownUser };
+    },
+
+    routes: () => repo.routes(),
+  };
+}
