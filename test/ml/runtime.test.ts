@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadDigitModel, loadModels, loadSignatureModel, ModelLoadError, type Models } from '../../src/ml/index.js';
+import { MAX_BATCH } from '../../src/ml/onnx-runner.js';
+import { copyFixtureModels, fixtureModelsDir, hasShippedModel, noiseImage, shippedModelsDir } from '../helpers/ml-models.js';
+
+const DIGIT_SIZE = 28 * 28;
+const SIGNATURE_SIZE = 200 * 200;
+
+async function loadError(load: () => Promise<unknown>): Promise<ModelLoadError> {
+  try {
+    await load();
+  } catch (error) {
+    assert.ok(error instanceof ModelLoadError, `expected a ModelLoadError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the model loaded although it should not have');
+}
+
+function assertRowsClose(actual: ArrayLike<number>, expected: ArrayLike<number>) {
+  assert.equal(actual.length, expected.length);
+  for (let i = 0; i < actual.length; i++) assert.ok(Math.abs(actual[i]! - expected[i]!) < 1e-5, `value ${i}: ${actual[i]} != ${expected[i]}`);
+}
+
+describe('loading a model', () => {
+  const models = copyFixtureModels();
+  after(() => models.remove());
+
+  test('when the card is missing, then the error names the card', async () => {
+    const error = await loadError(() => loadDigitModel(path.join(models.dir, 'nowhere')));
+    assert.match(error.message, /nowhere[/\\]digits\.json is missing/);
+  });
+
+  test('when the .onnx file is missing, then the error names it', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    rmSync(path.join(scratch.dir, 'signatures.onnx'));
+    const error = await loadError(() => loadSignatureModel(scratch.dir));
+    assert.match(error.message, /signatures\.onnx is missing/);
+    assert.equal(path.basename(error.file), 'signatures.onnx');
+  });
+
+  test('when the card is not JSON, then the error names the card', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    writeFileSync(path.join(scratch.dir, 'digits.json'), '{ "name": "digits", ');
+    const error = await loadError(() => loadDigitModel(scratch.dir));
+    assert.match(error.message, /digits\.json is not valid JSON/);
+  });
+
+  test('when the card lacks the sha256, then the error names the card and the field', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const card = scratch.readCard('digits');
+    card.file = { bytes: 1 };
+    scratch.writeCard('digits', card);
+    const error = await loadError(() => loadDigitModel(scratch.dir));
+    assert.match(error.message, /digits\.json is not a valid model card: file\.sha256/);
+  });
+
+  test('when the .onnx bytes differ from the card, then the sha256 mismatch names both files', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const bytes = readFileSync(path.join(scratch.dir, 'digits.onnx'));
+    bytes[bytes.length - 1]! ^= 0xff;
+    scratch.writeModel('digits', bytes);
+    const error = await loadError(() => loadDigitModel(scratch.dir));
+    assert.match(error.message, /digits\.onnx does not match the sha256 in .*digits\.json: the file hashes to [0-9a-f]{64}/);
+  });
+
+  test('when the .onnx file is not an ONNX model (but matches its card), then a worker reports it by file name', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    scratch.writeModel('signatures', new TextEncoder().encode('this is not a protobuf'), { updateCard: true });
+    const error = await loadError(() => loadSignatureModel(scratch.dir, { workers: 1 }));
+    assert.match(error.message, /signatures\.onnx is not a loadable ONNX model/);
+    assert.equal(path.basename(error.file), 'signatures.onnx');
+  });
+
+  test('when the card names an input the graph does not have, then loading fails', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const card = scratch.readCard('digits') as { input: { name: string } };
+    card.input.name = 'pixels';
+    scratch.writeCard('digits', card);
+    const error = await loadError(() => loadDigitModel(scratch.dir, { runner: 'main-thread' }));
+    assert.match(error.message, /digits\.onnx has inputs \[image\].*promises input "pixels"/);
+  });
+
+  test('when the signature card has no threshold, then loading fails', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const card = scratch.readCard('signatures');
+    delete card.threshold;
+    scratch.writeCard('signatures', card);
+    const error = await loadError(() => loadSignatureModel(scratch.dir));
+    assert.match(error.message, /has no "threshold"/);
+  });
+
+  test('when one of the two models is broken, then loadModels fails and starts nothing', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const ports = () => process.getActiveResourcesInfo().filter((kind) => kind === 'MessagePort').length;
+    const portsBefore = ports();
+    scratch.writeModel('digits', new Uint8Array([1, 2, 3]), { updateCard: true });
+    await loadError(() => loadModels({ modelsDir: scratch.dir, workers: 2 }));
+    assert.equal(ports(), portsBefore);
+  });
+});
+
+describe('inference in the worker pool', () => {
+  let models: Models;
+  before(async () => {
+    models = await loadModels({ modelsDir: fixtureModelsDir, workers: 2 });
+  });
+  after(() => models.close());
+
+  test('versions() reports the card versions', () => {
+    assert.deepEqual(models.versions(), { digits: '0.0.1-test', signatures: '0.0.1-test' });
+    assert.equal(models.signatures.threshold, 0.5);
+  });
+
+  test('a digit prediction is the argmax of ten probabilities that sum to 1', async () => {
+    const [prediction] = await models.digits.classify([noiseImage(DIGIT_SIZE, 1)]);
+    assert.ok(prediction);
+    assert.equal(prediction.probabilities.length, 10);
+    assert.ok(Math.abs(prediction.probabilities.reduce((a, b) => a + b) - 1) < 1e-5);
+    assert.equal(prediction.confidence, Math.max(...prediction.probabilities));
+    assert.equal(prediction.probabilities[prediction.digit], prediction.confidence);
+  });
+
+  test('a batch gives the same answers as one image at a time, in order, across chunk boundaries', async () => {
+    const images = Array.from({ length: MAX_BATCH + 6 }, (_, i) => noiseImage(SIGNATURE_SIZE, i));
+    const batch = await models.signatures.embed(images);
+    assert.equal(batch.length, images.length);
+    for (const i of [0, 1, MAX_BATCH - 1, MAX_BATCH, images.length - 1]) {
+      const [single] = await models.signatures.embed([images[i]!]);
+      assertRowsClose(batch[i]!, single!);
+    }
+    assert.notDeepEqual(batch[0], batch[1], 'different images should embed differently');
+  });
+
+  test('embeddings are L2-normalised', async () => {
+    const [embedding] = await models.signatures.embed([noiseImage(SIGNATURE_SIZE, 3)]);
+    assert.ok(Math.abs(Math.hypot(...embedding!) - 1) < 1e-5);
+  });
+
+  test('many concurrent calls on both models are all answered with their own results', async () => {
+    const digitImages = Array.from({ length: 24 }, (_, i) => noiseImage(DIGIT_SIZE, 100 + i));
+    const signatureImages = Array.from({ length: 8 }, (_, i) => noiseImage(SIGNATURE_SIZE, 200 + i));
+    const expectedDigits = await models.digits.classify(digitImages);
+    const expectedSignatures = await models.signatures.embed(signatureImages);
+    const [digits, signatures] = await Promise.all([
+      Promise.all(digitImages.map((image) => models.digits.classify([image]))),
+      Promise.all(signatureImages.map((image) => models.signatures.embed([image]))),
+    ]);
+    digits.forEach(([prediction], i) => assertRowsClose(prediction!.probabilities, expectedDigits[i]!.probabilities));
+    signatures.forEach(([embedding], i) => assertRowsClose(embedding!, expectedSignatures[i]!));
+  });
+
+  test('an image of the wrong size is refused', async () => {
+    await assert.rejects(models.digits.classify([new Float32Array(100)]), RangeError);
+  });
+
+  test('an empty batch gives an empty answer', async () => {
+    assert.deepEqual(await models.digits.classify([]), []);
+  });
+
+  test('the main-thread runner gives the same answers as the worker pool', async () => {
+    const image = noiseImage(DIGIT_SIZE, 7);
+    const onMainThread = await loadDigitModel(fixtureModelsDir, { runner: 'main-thread' });
+    after(() => onMainThread.close());
+    const [expected] = await models.digits.classify([image]);
+    const [actual] = await onMainThread.classify([image]);
+    assertRowsClose(actual!.probabilities, expected!.probabilities);
+  });
+});
+
+describe('closing', () => {
+  const ports = () => process.getActiveResourcesInfo().filter((kind) => kind === 'MessagePort').length;
+
+  test('close() answers the requests already made, then stops the workers; later calls are refused', async () => {
+    const portsBefore = ports();
+    const models = await loadModels({ modelsDir: fixtureModelsDir, workers: 2 });
+    assert.ok(ports() > portsBefore, 'the workers should hold message ports while running');
+    const pending = models.signatures.embed(Array.from({ length: 10 }, (_, i) => noiseImage(SIGNATURE_SIZE, i)));
+    await models.close();
+    assert.equal((await pending).length, 10);
+    assert.equal(ports(), portsBefore);
+    await assert.rejects(models.digits.classify([noiseImage(DIGIT_SIZE, 1)]), /closed/);
+    await models.close();
+  });
+});
+
+describe('the shipped models', () => {
+  const shippedCard = (name: string) =>
+    JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as { version: string; file: { sha256: string } };
+  const sha256Of = (name: string) => createHash('sha256').update(readFileSync(path.join(shippedModelsDir, `${name}.onnx`))).digest('hex');
+
+  test('models/digits.onnx matches its card, loads and classifies', { skip: !hasShippedModel('digits') && 'models/digits.onnx is not there yet' }, async () => {
+    assert.equal(sha256Of('digits'), shippedCard('digits').file.sha256);
+    const model = await loadDigitModel(shippedModelsDir, { workers: 1 });
+    after(() => model.close());
+    assert.equal(model.card.version, shippedCard('digits').version);
+    const [prediction] = await model.classify([noiseImage(DIGIT_SIZE, 1)]);
+    assert.equal(prediction!.probabilities.length, 10);
+  });
+
+  test('models/signatures.onnx matches its card, loads and embeds', { skip: !hasShippedModel('signatures') && 'models/signatures.onnx is not there yet' }, async () => {
+    assert.equal(sha256Of('signatures'), shippedCard('signatures').file.sha256);
+    const model = await loadSignatureModel(shippedModelsDir, { workers: 1 });
+    after(() => model.close());
+    assert.equal(model.card.version, shippedCard('signatures').version);
+    const [embedding] = await model.embed([noiseImage(SIGNATURE_SIZE, 1)]);
+    assert.ok(Math.abs(Math.hypot(...embedding!) - 1) < 1e-4);
+  });
+});
