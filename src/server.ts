@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, resolveSessionSecret } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createLogger } from './logger.js';
+import { loadModels, ModelLoadError } from './ml/index.js';
 import { migrationsDir } from './paths.js';
 
 /** Composition root, in stages: config -> database -> migrations -> models -> app -> listen; then graceful stop. */
@@ -26,7 +27,18 @@ async function main(): Promise<void> {
   const applied = migrate(db, migrationsDir);
   if (applied.length) logger.info({ applied }, 'database migrated');
 
-  const models = null;
+  let models;
+  try {
+    models = await loadModels({ modelsDir: config.modelsDir });
+  } catch (err) {
+    if (err instanceof ModelLoadError) {
+      console.error(err.message);
+      db.close();
+      process.exit(1);
+    }
+    throw err;
+  }
+  logger.info({ models: models.versions() }, 'models loaded');
 
   const { app, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models });
   const server = config.tls
@@ -36,7 +48,8 @@ async function main(): Promise<void> {
   server.listen(config.port, config.host, () => {
     const scheme = config.tls ? 'https' : 'http';
     const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
-    logger.info({ url: `${scheme}://${host}:${config.port}` }, 'Inkwell is listening');
+    const { port } = server.address() as { port: number };
+    logger.info({ url: `${scheme}://${host}:${port}` }, 'Inkwell is listening');
   });
 
   let stopping = false;
@@ -45,8 +58,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting; idle keep-alive sockets are closed so that close() completes once requests finish.
-    server.close(() => {
+    server.close(async () => {
       closeApp();
+      await models.close();
       db.close();
       logger.info('stopped');
       process.exit(0);
