@@ -29,7 +29,8 @@ interface DigitEvaluation {
   /** Percent correct when every rejected image counts as an error. */
   accuracy_counting_rejected_as_errors: number;
   rejected: Record<string, number>;
-  per_digit: Record<string, { n: number; accuracy: number }>;
+  /** accuracy is null for a digit without images. */
+  per_digit: Record<string, { n: number; accuracy: number | null }>;
   confusions: Record<string, number>;
 }
 
@@ -79,7 +80,7 @@ async function evaluateDigits(model: DigitModel, samples: Sample[], maxPixels: n
     correct,
     accuracy_counting_rejected_as_errors: percent(correct, n + rejectedCount),
     rejected,
-    per_digit: Object.fromEntries(perDigit.map((d, digit) => [String(digit), { n: d.n, accuracy: percent(d.correct, d.n) }])),
+    per_digit: Object.fromEntries(perDigit.map((d, digit) => [String(digit), { n: d.n, accuracy: d.n === 0 ? null : percent(d.correct, d.n) }])),
     confusions: Object.fromEntries(Object.entries(confusions).sort((a, b) => b[1] - a[1])),
   };
 }
@@ -87,7 +88,7 @@ async function evaluateDigits(model: DigitModel, samples: Sample[], maxPixels: n
 function report(evaluation: DigitEvaluation, folder: string, modelVersion: string): void {
   console.log(`digits model ${modelVersion} on ${folder}`);
   for (const [digit, { n, accuracy }] of Object.entries(evaluation.per_digit)) {
-    console.log(`  digit ${digit}: ${accuracy.toFixed(2)}% of ${n}`);
+    console.log(accuracy === null ? `  digit ${digit}: no images` : `  digit ${digit}: ${accuracy.toFixed(2)}% of ${n}`);
   }
   const rejectedCount = Object.values(evaluation.rejected).reduce((a, b) => a + b, 0);
   console.log(`overall: ${evaluation.accuracy.toFixed(2)}% of ${evaluation.n} classified (${evaluation.correct} correct)`);
