@@ -1,12 +1,49 @@
-import { Router } from 'express';
+import { Router, type ErrorRequestHandler, type Request } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { AccountsService } from '../features/accounts/index.js';
+import { declareAccountsApi } from '../features/accounts/accounts.api.js';
+import { createTokenService } from '../features/accounts/tokens.js';
+import { createApiRateLimit } from './api-rate-limit.js';
+import { bearerToken, createRequireApiUser } from './bearer-auth.js';
 import { notFound } from './error-handler.js';
+import { AppError } from './errors.js';
+import { createApiDocsRouter, createApiRoutes } from './openapi.js';
+import { createLoginRateLimit } from './rate-limit.js';
 
-// Placeholder: token issuing, Bearer authentication, rate limit, OpenAPI document and docs land here.
-export function createApiRouter(_deps: { config: Config; logger: Logger; accounts: AccountsService; tokenSecret: string }): Router {
+/**
+ * Everything under /api. It is mounted BEFORE the session middleware: no cookie is read or set here, so
+ * requests authenticate with a Bearer token only and need no CSRF token. Features declare their endpoints
+ * with `apiRoute` (see openapi.ts), which also puts them in /api/openapi.json.
+ */
+export function createApiRouter({ config, logger, accounts, tokenSecret }: { config: Config; logger: Logger; accounts: AccountsService; tokenSecret: string }): Router {
+  const tokens = createTokenService({ tokenSecret, accounts });
+  const tokenSubject = async (req: Request): Promise<number | null> => {
+    try {
+      return await tokens.subjectOrNull(bearerToken(req.headers.authorization));
+    } catch {
+      return null;
+    }
+  };
+
   const router = Router();
+  // First, so that every API request counts, refused ones included.
+  router.use(createApiRateLimit({ perMinute: config.rateLimits.apiPerMinute, subjectOf: tokenSubject, logger }));
+
+  const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits: config.uploads });
+  declareAccountsApi(api, { tokens, loginRateLimit: createLoginRateLimit(config) });
+  router.use(api.router);
+  router.use(createApiDocsRouter(api.document));
+
   router.use(notFound);
+  router.use(challengeOn401);
   return router;
 }
+
+/** RFC 7235: a 401 carries WWW-Authenticate. requireApiUser sets a precise one; this covers the others (e.g. bad credentials). */
+const challengeOn401: ErrorRequestHandler = (err, _req, res, next) => {
+  if (err instanceof AppError && err.status === 401 && !res.headersSent && !res.hasHeader('WWW-Authenticate')) {
+    res.setHeader('WWW-Authenticate', 'Bearer realm="inkwell"');
+  }
+  next(err);
+};
