@@ -181,16 +181,16 @@ export function createRequestLogWriter(db: Db): (entries: RequestLogEntry[]) => 
     `INSERT INTO request_log (at, user_id, method, route, status, duration_ms, bytes, request_id)
      VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?, ?)`,
   );
-  // The route list the statistics walk (migrations/004); a no-op once the route is known.
-  const insertRoute = db.prepare<[string, string]>('INSERT OR IGNORE INTO request_log_routes (method, route) VALUES (?, ?)');
+  // The (route, method, status) list the statistics walk (migrations/005); a no-op once the key is known.
+  const insertKey = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO request_log_keys (route, method, status) VALUES (?, ?, ?)');
   return db.transaction((entries: RequestLogEntry[]) => {
-    const routes = new Set<string>();
+    const keys = new Set<string>();
     for (const e of entries) {
       insert.run(e.at, e.userId, e.method, e.route, e.status, e.durationMs, e.bytes, e.requestId);
-      const key = `${e.method} ${e.route}`;
-      if (!routes.has(key)) {
-        routes.add(key);
-        insertRoute.run(e.method, e.route);
+      const key = `${e.status} ${e.method} ${e.route}`;
+      if (!keys.has(key)) {
+        keys.add(key);
+        insertKey.run(e.route, e.method, e.status);
       }
     }
   });

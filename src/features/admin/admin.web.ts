@@ -74,7 +74,7 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
       query,
       window: values.window,
       page,
-      routes: [...new Set(stats.routes().map((r) => r.route))],
+      routes: stats.routes(),
     });
   });
 

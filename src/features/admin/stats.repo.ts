@@ -11,12 +11,6 @@ export interface Counts {
   serverErrors: number;
 }
 
-export interface UserActivityRow {
-  requests: number;
-  errors: number;
-  lastSeenAt: number | null;
-}
-
 export interface RequestRow {
   id: number;
   at: number;
@@ -41,54 +35,47 @@ export interface RequestFilter {
 export type StatsRepo = ReturnType<typeof createStatsRepo>;
 
 /**
- * The request log's SQL. Every query reads one window [since, until) through a covering index
- * (migrations/004): the statistics walk the few routes and users and ask for each one's rows in the window,
- * instead of one GROUP BY over the whole window, which sorts every row (seconds at a million rows).
+ * The request log's SQL. The statistics never GROUP BY over a window (that sorts every row: seconds at a
+ * million rows); they walk the few known (route, method, status) keys, statuses and users, and count each
+ * one's index range [since, until) with count(*), which reads no row (migrations/005).
  */
 export function createStatsRepo(db: Db) {
-  const routes = db.prepare<[], RouteKey>('SELECT method, route FROM request_log_routes ORDER BY route, method');
-  const routeCounts = db.prepare<[string, string, number, number], Counts>(
-    `SELECT count(*) AS requests,
-            coalesce(sum(status BETWEEN 400 AND 499), 0) AS clientErrors,
-            coalesce(sum(status >= 500), 0) AS serverErrors
-     FROM request_log WHERE method = ? AND route = ? AND at >= ? AND at < ?`,
-  );
+  const keys = db.prepare<[], RouteKey & { status: number }>('SELECT route, method, status FROM request_log_keys ORDER BY route, method, status');
+  const keyCount = db
+    .prepare<[string, string, number, number, number], number>(
+      'SELECT count(*) FROM request_log WHERE route = ? AND method = ? AND status = ? AND at >= ? AND at < ?',
+    )
+    .pluck();
   // A pseudo-random sample of about 1 row in `step`: the id is hashed (Knuth's multiplicative hash, 2^32 range)
   // so that a request pattern repeating every few ids cannot line up with the sample; step 1 takes every row.
-  const routeDurations = db
-    .prepare<[string, string, number, number, number], number>(
-      `SELECT duration_ms FROM request_log WHERE method = ? AND route = ? AND at >= ? AND at < ?
+  const keyDurations = db
+    .prepare<[string, string, number, number, number, number], number>(
+      `SELECT duration_ms FROM request_log WHERE route = ? AND method = ? AND status = ? AND at >= ? AND at < ?
          AND (id * 2654435761) % 4294967296 < 4294967296 / ?`,
     )
     .pluck();
-  const windowCounts = db.prepare<[number, number], Counts>(
-    `SELECT count(*) AS requests,
-            coalesce(sum(status BETWEEN 400 AND 499), 0) AS clientErrors,
-            coalesce(sum(status >= 500), 0) AS serverErrors
-     FROM request_log WHERE at >= ? AND at < ?`,
+  const statusCount = db.prepare<[number, number, number], number>('SELECT count(*) FROM request_log WHERE status = ? AND at >= ? AND at < ?').pluck();
+  const userStatus = db.prepare<[number, number, number, number], { requests: number; lastSeenAt: number | null }>(
+    'SELECT count(*) AS requests, max(at) AS lastSeenAt FROM request_log WHERE user_id = ? AND status = ? AND at >= ? AND at < ?',
   );
-  const userActivity = db.prepare<[number, number, number], UserActivityRow>(
-    `SELECT count(*) AS requests, coalesce(sum(status >= 400), 0) AS errors, max(at) AS lastSeenAt
-     FROM request_log WHERE user_id = ? AND at >= ? AND at < ?`,
-  );
-  const anonymousActivity = db.prepare<[number, number], UserActivityRow>(
-    `SELECT count(*) AS requests, coalesce(sum(status >= 400), 0) AS errors, max(at) AS lastSeenAt
-     FROM request_log WHERE user_id IS NULL AND at >= ? AND at < ?`,
+  const anonymousStatus = db.prepare<[number, number, number], { requests: number; lastSeenAt: number | null }>(
+    'SELECT count(*) AS requests, max(at) AS lastSeenAt FROM request_log WHERE user_id IS NULL AND status = ? AND at >= ? AND at < ?',
   );
   const users = db.prepare<[], { id: number; username: string }>('SELECT id, username FROM users ORDER BY id');
   const userByName = db.prepare<[string], { id: number }>('SELECT id FROM users WHERE username = ? COLLATE NOCASE');
 
   return {
-    routes: () => routes.all(),
-    routeCounts: (key: RouteKey, since: number, until: number) => routeCounts.get(key.method, key.route, since, until)!,
-    routeDurations: (key: RouteKey, since: number, until: number, step: number) => routeDurations.all(key.method, key.route, since, until, step),
-    /** Requests, 4xx and 5xx in [since, until): one call per chart bucket. */
-    windowCounts: (since: number, until: number) => windowCounts.get(since, until)!,
+    /** Every (route, method, status) ever logged. */
+    keys: () => keys.all(),
+    keyCount: (key: RouteKey, status: number, since: number, until: number) => keyCount.get(key.route, key.method, status, since, until)!,
+    keyDurations: (key: RouteKey, status: number, since: number, until: number, step: number) =>
+      keyDurations.all(key.route, key.method, status, since, until, step),
+    statusCount: (status: number, since: number, until: number) => statusCount.get(status, since, until)!,
     users: () => users.all(),
+    /** A user's requests with one status in the window and the last one's time; userId null asks for signed-out requests. */
+    userStatus: (userId: number | null, status: number, since: number, until: number) =>
+      userId === null ? anonymousStatus.get(status, since, until)! : userStatus.get(userId, status, since, until)!,
     userIdByName: (username: string) => userByName.get(username)?.id ?? null,
-    /** A user's activity in the window; null asks for signed-out requests. */
-    userActivity: (userId: number | null, since: number, until: number) =>
-      userId === null ? anonymousActivity.get(since, until)! : userActivity.get(userId, since, until)!,
 
     /** Log rows, newest first, matching the filter; `limit` rows from `offset`. */
     requests(filter: RequestFilter, limit: number, offset: number): RequestRow[] {

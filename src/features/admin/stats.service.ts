@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import { createStatsRepo, type Counts, type RequestFilter, type RequestRow } from './stats.repo.js';
+import { createStatsRepo, type Counts, type RequestFilter, type RequestRow, type RouteKey } from './stats.repo.js';
 
 export const WINDOWS = ['24h', '7d', '30d'] as const;
 export type WindowName = (typeof WINDOWS)[number];
@@ -8,7 +8,7 @@ const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
 /** Above this many requests for one route, its percentiles come from an evenly spread sample of this size. */
-export const PERCENTILE_SAMPLE = 10_000;
+export const PERCENTILE_SAMPLE = 5_000;
 export const REQUESTS_PAGE_SIZE = 50;
 
 export interface StatsWindow {
@@ -89,6 +89,16 @@ function weightedPercentile(sorted: { value: number; weight: number }[], p: numb
 
 const rate = (part: number, whole: number) => (whole === 0 ? 0 : part / whole);
 
+function countsOf(perStatus: { status: number; count: number }[]): Counts {
+  const counts: Counts = { requests: 0, clientErrors: 0, serverErrors: 0 };
+  for (const { status, count } of perStatus) {
+    counts.requests += count;
+    if (status >= 500) counts.serverErrors += count;
+    else if (status >= 400) counts.clientErrors += count;
+  }
+  return counts;
+}
+
 export type StatsService = ReturnType<typeof createStatsService>;
 
 export function createStatsService({ db, now = Date.now }: { db: Db; now?: () => number }) {
@@ -99,38 +109,55 @@ export function createStatsService({ db, now = Date.now }: { db: Db; now?: () =>
       const window = statsWindow(windowName, now());
       const { since, until } = window;
 
+      const keys = repo.keys();
+      const statuses = [...new Set(keys.map((k) => k.status))];
+
+      // Per route: counts per status, then a latency sample drawn with the same step from each status's rows.
+      const byRoute = new Map<string, { key: RouteKey; statuses: number[] }>();
+      for (const { route, method, status } of keys) {
+        const id = `${method} ${route}`;
+        const entry = byRoute.get(id) ?? { key: { route, method }, statuses: [] };
+        entry.statuses.push(status);
+        byRoute.set(id, entry);
+      }
       const samples: { value: number; weight: number }[] = [];
       const routes: RouteStats[] = [];
-      for (const key of repo.routes()) {
-        const counts = repo.routeCounts(key, since, until);
+      for (const { key, statuses: routeStatuses } of byRoute.values()) {
+        const perStatus = routeStatuses.map((status) => ({ status, count: repo.keyCount(key, status, since, until) }));
+        const counts = countsOf(perStatus);
         if (counts.requests === 0) continue;
         const step = Math.max(1, Math.ceil(counts.requests / PERCENTILE_SAMPLE));
-        const durations = repo.routeDurations(key, since, until, step).sort((a, b) => a - b);
+        const durations = perStatus
+          .filter((s) => s.count > 0)
+          .flatMap((s) => repo.keyDurations(key, s.status, since, until, step))
+          .sort((a, b) => a - b);
         // Each sampled value stands for the requests it was drawn from, so that routes weigh right in the overall percentiles.
         const weight = durations.length ? counts.requests / durations.length : 0;
         const weighted = durations.map((value) => ({ value, weight }));
-        samples.push(...weighted);
+        for (const w of weighted) samples.push(w);
         routes.push({ ...key, ...counts, p50: weightedPercentile(weighted, 0.5), p95: weightedPercentile(weighted, 0.95), sampled: step > 1 });
       }
       routes.sort((a, b) => b.requests - a.requests || a.route.localeCompare(b.route));
       samples.sort((a, b) => a.value - b.value);
 
+      const overTime: BucketStats[] = window.buckets.map((start) => {
+        const end = Math.min(start + window.bucketMs, until);
+        const counts = countsOf(statuses.map((status) => ({ status, count: repo.statusCount(status, start, end) })));
+        return { start, ok: counts.requests - counts.clientErrors - counts.serverErrors, clientErrors: counts.clientErrors, serverErrors: counts.serverErrors };
+      });
+
       const users: UserActivity[] = [];
       for (const user of [...repo.users(), { id: null, username: null }]) {
-        const activity = repo.userActivity(user.id, since, until);
-        if (activity.requests > 0) users.push({ userId: user.id, username: user.username, ...activity });
+        const activity: UserActivity = { userId: user.id, username: user.username, requests: 0, errors: 0, lastSeenAt: null };
+        for (const status of statuses) {
+          const { requests, lastSeenAt } = repo.userStatus(user.id, status, since, until);
+          activity.requests += requests;
+          if (status >= 400) activity.errors += requests;
+          if (lastSeenAt !== null && (activity.lastSeenAt === null || lastSeenAt > activity.lastSeenAt)) activity.lastSeenAt = lastSeenAt;
+        }
+        if (activity.requests > 0) users.push(activity);
       }
       users.sort((a, b) => b.requests - a.requests);
-
-      const overTime = window.buckets.map((start) => {
-        const counts = repo.windowCounts(start, Math.min(start + window.bucketMs, until));
-        return {
-          start,
-          ok: counts.requests - counts.clientErrors - counts.serverErrors,
-          clientErrors: counts.clientErrors,
-          serverErrors: counts.serverErrors,
-        };
-      });
 
       const requests = routes.reduce((sum, r) => sum + r.requests, 0);
       const clientErrors = routes.reduce((sum, r) => sum + r.clientErrors, 0);
@@ -163,6 +190,7 @@ export function createStatsService({ db, now = Date.now }: { db: Db; now?: () =>
       return { rows: rows.slice(0, REQUESTS_PAGE_SIZE), page, hasNext: rows.length > REQUESTS_PAGE_SIZE, hasPrevious: page > 1, unknownUser };
     },
 
-    routes: () => repo.routes(),
+    /** The route patterns ever logged, for the filter's suggestions. */
+    routes: () => [...new Set(repo.keys().map((k) => k.route))],
   };
 }
