@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import express from 'express';
 import request from 'supertest';
-import { createRequestLog, createRequestLogWriter, UNMATCHED_ROUTE, type RequestLogEntry } from '../../src/http/request-log.js';
+import { CLIENT_CLOSED_STATUS, createRequestLog, createRequestLogWriter, UNMATCHED_ROUTE, type RequestLogEntry } from '../../src/http/request-log.js';
 import { requestContext } from '../../src/http/request-context.js';
 import { createLogger } from '../../src/logger.js';
 import { csrfToken, signIn } from '../helpers/agent.js';
@@ -132,6 +134,9 @@ describe('request log batching and retention', () => {
     app.get('/items/:id', (_req, res) => {
       res.send('item');
     });
+    app.get('/never', () => {
+      // Never answers: the client gives up.
+    });
     app.get('/stream', (_req, res) => {
       res.write('abc');
       res.write(Buffer.from('défg'));
@@ -163,6 +168,37 @@ describe('request log batching and retention', () => {
     assert.equal(count(), 0);
     await request(app).get('/items/5').expect(200);
     assert.equal(count(), 5);
+    log.close();
+  });
+
+  it('when the client goes away before an answer, then the request is still recorded, as 499', async () => {
+    t.db.exec("DELETE FROM request_log WHERE request_id LIKE 'unit-%'");
+    const log = createRequestLog({ db: t.db, logger: silent, retentionDays: 90, flushIntervalMs: 60_000 });
+    const server = appWith(log).listen(0);
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => {
+      const req = http.get({ port, path: '/never' });
+      req.on('error', () => resolve());
+      setTimeout(() => req.destroy(), 100);
+    });
+    for (let i = 0; i < 20 && count() === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      log.flush();
+    }
+    server.closeAllConnections();
+    server.close();
+    const row = t.db.prepare<[], LogRow>("SELECT * FROM request_log WHERE request_id LIKE 'unit-%'").get();
+    assert.deepEqual([row?.route, row?.status, row?.bytes], ['/never', CLIENT_CLOSED_STATUS, 0]);
+    log.close();
+  });
+
+  it('when a HEAD request is answered, then no body bytes are counted', async () => {
+    t.db.exec("DELETE FROM request_log WHERE request_id LIKE 'unit-%'");
+    const log = createRequestLog({ db: t.db, logger: silent, retentionDays: 90, flushIntervalMs: 60_000 });
+    await request(appWith(log)).head('/items/7').expect(200);
+    log.flush();
+    const row = t.db.prepare<[], LogRow>("SELECT * FROM request_log WHERE request_id LIKE 'unit-%'").get();
+    assert.deepEqual([row?.method, row?.route, row?.bytes], ['HEAD', '/items/:id', 0]);
     log.close();
   });
 
