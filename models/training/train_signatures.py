@@ -1,0 +1,501 @@
+"""Trains Inkwell's signature embedder and exports models/signatures.onnx with its model card.
+
+Usage (from the project root):
+    npx tsx models/training/export-signatures.ts ../shared/datasets      # the preprocessed cache, once
+    /usr/bin/python3 models/training/train_signatures.py --data ../shared/datasets --minutes 30 --threads 1
+
+The training images are the cache written by export-signatures.ts, i.e. the output of the production function
+prepareSignature (src/ml/signature-image.ts), so training and serving see identical inputs. If the cache is missing
+this script runs the export itself on --data.
+
+Writers are split per set into train / validation / held-out test, disjointly and deterministically (the lists go
+into the card). The network is trained on the train writers with a cosine-margin softmax over 2 classes per writer
+(the writer's genuine signatures, and the skilled forgeries of that writer) plus a batch-hard triplet loss whose
+negatives include the writer's own skilled forgeries. The checkpoint, the scoring rule and the decision threshold are
+chosen on the validation writers; the held-out writers are only used for the figures in the card.
+The best checkpoint is kept in models/training/.cache/signatures/ while training runs, so an interrupted run can
+still be exported with --export-only.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PROJECT_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MODELS_DIR = os.path.join(PROJECT_ROOT, "models")
+DEFAULT_CACHE = os.path.join(MODELS_DIR, "training", ".cache")
+
+SIDE = 200
+EMBEDDING = 128
+OPSET = 13
+REFERENCES_K = 5
+SETS = ("bhsig260-bengali", "sigcomp2011-dutch")
+# Writers held out for the card's figures and used for choosing checkpoint, rule and threshold, per set.
+SPLIT_SIZES = {"bhsig260-bengali": {"test": 30, "validation": 10}, "sigcomp2011-dutch": {"test": 14, "validation": 6}}
+WRITERS_PER_BATCH = 8
+GENUINE_PER_WRITER = 4
+FORGED_PER_WRITER = 4
+MARGIN_SOFTMAX_SCALE = 20.0
+MARGIN_SOFTMAX_MARGIN = 0.25
+TRIPLET_MARGIN = 0.2
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.path.join(PROJECT_ROOT, "..", "shared", "datasets"),
+                        help="dataset folder holding signatures/<set>/<writer>/{genuine,forged} (default: ../shared/datasets)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="folder of signatures.u8 and signatures.index.json")
+    parser.add_argument("--minutes", type=float, default=30, help="training wall-time budget")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; keep 1 when another training job shares the machine")
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--steps-per-epoch", type=int, default=60,
+                        help="training steps between validations (a few for smoke runs)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="skip training; export the saved best checkpoint and write the card")
+    parser.add_argument("--version", default="1.0.0")
+    return parser.parse_args()
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- data
+
+class Dataset:
+    def __init__(self, cache_dir, data_dir):
+        index_path = os.path.join(cache_dir, "signatures.index.json")
+        tensor_path = os.path.join(cache_dir, "signatures.u8")
+        if not (os.path.exists(index_path) and os.path.exists(tensor_path)):
+            print(f"no cache in {cache_dir}; running export-signatures.ts on {data_dir}", flush=True)
+            subprocess.run(["npx", "tsx", os.path.join(MODELS_DIR, "training", "export-signatures.ts"), data_dir,
+                            "--cache", cache_dir], check=True, cwd=PROJECT_ROOT)
+        with open(index_path) as f:
+            index = json.load(f)
+        assert index["side"] == SIDE, f"cache was made for {index['side']} px, the model takes {SIDE}"
+        self.entries = index["images"]
+        raw = np.fromfile(tensor_path, dtype=np.uint8)
+        self.images = torch.from_numpy(raw.reshape(len(self.entries), 1, SIDE, SIDE))
+        # Per (set, writer): indices of genuine and forged images in file-name order (the cache keeps that order).
+        self.by_writer = {}
+        for i, entry in enumerate(self.entries):
+            groups = self.by_writer.setdefault((entry["set"], entry["writer"]), {"genuine": [], "forged": []})
+            groups[entry["kind"]].append(i)
+
+    def writers(self, set_name):
+        return sorted(w for s, w in self.by_writer if s == set_name)
+
+    def batch(self, indices):
+        return self.images[indices].float().div_(255.0)
+
+
+def split_writers(dataset, seed):
+    """Deterministic writer-disjoint split per set: a seeded permutation of the sorted writer list."""
+    split = {}
+    for set_number, set_name in enumerate(SETS):
+        writers = dataset.writers(set_name)
+        order = np.random.RandomState(seed + set_number).permutation(len(writers))
+        shuffled = [writers[i] for i in order]
+        n_test, n_val = SPLIT_SIZES[set_name]["test"], SPLIT_SIZES[set_name]["validation"]
+        split[set_name] = {
+            "test": sorted(shuffled[:n_test]),
+            "validation": sorted(shuffled[n_test:n_test + n_val]),
+            "train": sorted(shuffled[n_test + n_val:]),
+        }
+    return split
+
+
+def augment(images, generator):
+    """Light, signature-preserving distortions: small rotation, shear, scale and shift; thicker or paler strokes."""
+    n = images.shape[0]
+    uniform = lambda low, high: low + (high - low) * torch.rand(n, generator=generator)
+    angle = uniform(-5, 5) * math.pi / 180
+    shear = uniform(-0.15, 0.15)
+    scale = uniform(0.85, 1.02)
+    shift_x, shift_y = uniform(-0.05, 0.05), uniform(-0.05, 0.05)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = cos / scale
+    theta[:, 0, 1] = (-sin + shear * cos) / scale
+    theta[:, 1, 0] = sin / scale
+    theta[:, 1, 1] = (cos + shear * sin) / scale
+    theta[:, 0, 2] = shift_x
+    theta[:, 1, 2] = shift_y
+    grid = F.affine_grid(theta, images.shape, align_corners=False)
+    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    thicker = torch.rand(n, generator=generator) < 0.25
+    if thicker.any():
+        images[thicker] = F.max_pool2d(images[thicker], 3, stride=1, padding=1)
+    gamma = uniform(0.7, 1.4).view(n, 1, 1, 1)
+    return images.clamp_(0, 1).pow(gamma)
+
+
+class BatchSampler:
+    """P writers per batch, each with K genuine and K skilled forgeries (drawn with replacement when a writer has fewer)."""
+
+    def __init__(self, dataset, train_writers, seed):
+        self.groups = [dataset.by_writer[key] for key in train_writers]
+        self.rng = random.Random(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        indices, labels = [], []
+        for writer in self.rng.sample(range(len(self.groups)), WRITERS_PER_BATCH):
+            for kind, count, label in (("genuine", GENUINE_PER_WRITER, 2 * writer), ("forged", FORGED_PER_WRITER, 2 * writer + 1)):
+                pool = self.groups[writer][kind]
+                chosen = self.rng.sample(pool, count) if len(pool) >= count else [self.rng.choice(pool) for _ in range(count)]
+                indices += chosen
+                labels += [label] * count
+        return torch.tensor(indices), torch.tensor(labels)
+
+
+# ---------------------------------------------------------------- model
+
+def conv_block(inputs, outputs, kernel=3, stride=1):
+    return nn.Sequential(nn.Conv2d(inputs, outputs, kernel, stride=stride, padding=kernel // 2, bias=False),
+                         nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+
+
+class SignatureEmbedder(nn.Module):
+    """1x200x200 ink map -> L2-normalised 128-d embedding. The stride-2 first layer keeps it fast on a CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_block(1, 32, kernel=5, stride=2), nn.MaxPool2d(2),  # 50x50
+            conv_block(32, 64), nn.MaxPool2d(2),  # 25x25
+            conv_block(64, 128), nn.MaxPool2d(2),  # 12x12
+            conv_block(128, 256), nn.MaxPool2d(2),  # 6x6
+            conv_block(256, 256),
+        )
+        self.projection = nn.Linear(256, EMBEDDING)
+
+    def forward(self, image):
+        pooled = self.features(image).mean(dim=(2, 3))
+        return F.normalize(self.projection(pooled), dim=1)
+
+
+class MarginSoftmax(nn.Module):
+    """Cosine-margin softmax (AM-softmax): classes are compared by cosine, like the verifier compares signatures."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(classes, EMBEDDING) * 0.01)
+
+    def forward(self, embedding, labels):
+        cosine = embedding @ F.normalize(self.weight, dim=1).t()
+        margin = F.one_hot(labels, cosine.shape[1]) * MARGIN_SOFTMAX_MARGIN
+        return F.cross_entropy(MARGIN_SOFTMAX_SCALE * (cosine - margin), labels)
+
+
+def batch_hard_triplet(embedding, labels):
+    """Anchors are genuine signatures; the hardest positive is the least similar genuine of the same writer, the
+    hardest negative the most similar other image, which is often that writer's own skilled forgery."""
+    similarity = embedding @ embedding.t()
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool)
+    genuine = labels % 2 == 0
+    hardest_positive = similarity.masked_fill(~same | eye, 2.0).min(dim=1).values
+    hardest_negative = similarity.masked_fill(same, -2.0).max(dim=1).values
+    losses = F.relu(TRIPLET_MARGIN + hardest_negative - hardest_positive)
+    return losses[genuine].mean()
+
+
+@torch.no_grad()
+def embed(model, dataset, indices, batch_size=64):
+    model.eval()
+    out = torch.empty(len(indices), EMBEDDING)
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        out[start:start + len(chunk)] = model(dataset.batch(chunk))
+    return out.numpy()
+
+
+# ---------------------------------------------------------------- the product's verification protocol
+
+def score(questioned, references, rule):
+    """Mirrors scoreSignature in src/ml/signature-score.ts. questioned: (Q, D), references: (K, D), all L2-normalised."""
+    similarities = questioned @ references.T
+    if rule == "max":
+        return similarities.max(axis=1)
+    mean = similarities.mean(axis=1)
+    if rule == "mean":
+        return mean
+    k = len(references)
+    among = references @ references.T
+    spread = (among.sum() - np.trace(among)) / (k * (k - 1))
+    return mean - spread  # "normalised-mean"
+
+
+RULES = ("mean", "max", "normalised-mean")
+
+
+def protocol_scores(dataset, embeddings_of, writers, rule):
+    """For each writer: the first K genuine files are references; questioned are its other genuine files, its skilled
+    forgeries, and every genuine file of the other writers (random forgeries)."""
+    genuine, skilled, random_forgery = [], [], []
+    for writer in writers:
+        groups = dataset.by_writer[writer]
+        references = embeddings_of(groups["genuine"][:REFERENCES_K])
+        genuine.append(score(embeddings_of(groups["genuine"][REFERENCES_K:]), references, rule))
+        skilled.append(score(embeddings_of(groups["forged"]), references, rule))
+        others = [i for other in writers if other != writer for i in dataset.by_writer[other]["genuine"]]
+        random_forgery.append(score(embeddings_of(others), references, rule))
+    return np.concatenate(genuine), np.concatenate(skilled), np.concatenate(random_forgery)
+
+
+def equal_error_rate(genuine, impostor):
+    """Mirrors equalErrorRate in src/ml/signature-score.ts: over every observed score as the threshold (accept when
+    score >= threshold), the point where FAR and FRR are closest; returns their mean and that threshold."""
+    thresholds = np.unique(np.concatenate([genuine, impostor]))
+    genuine_sorted, impostor_sorted = np.sort(genuine), np.sort(impostor)
+    frr = np.searchsorted(genuine_sorted, thresholds, side="left") / len(genuine)
+    far = 1 - np.searchsorted(impostor_sorted, thresholds, side="left") / len(impostor)
+    best = np.argmin(np.abs(far - frr))
+    return float((far[best] + frr[best]) / 2), float(thresholds[best])
+
+
+def rates_at(threshold, genuine, skilled, random_forgery):
+    return {
+        "far_skilled": float(np.mean(skilled >= threshold)),
+        "far_random": float(np.mean(random_forgery >= threshold)),
+        "frr": float(np.mean(genuine < threshold)),
+    }
+
+
+def evaluate(model, dataset, split, part, rules=RULES):
+    """Scores per set and rule for the writers of one part of the split ('validation' or 'test')."""
+    results = {}
+    for set_name in SETS:
+        writers = [(set_name, w) for w in split[set_name][part]]
+        indices = sorted(i for key in writers for kind in ("genuine", "forged") for i in dataset.by_writer[key][kind])
+        matrix = embed(model, dataset, indices)
+        row_of = {index: row for row, index in enumerate(indices)}
+        embeddings_of = lambda chosen: matrix[[row_of[i] for i in chosen]]
+        results[set_name] = {rule: protocol_scores(dataset, embeddings_of, writers, rule) for rule in rules}
+    return results
+
+
+def validation_error(results, rule):
+    """Mean over the two sets of the skilled-forgery EER: the figure that picks the epoch and the rule."""
+    return float(np.mean([equal_error_rate(results[s][rule][0], results[s][rule][1])[0] for s in SETS]))
+
+
+def choose_threshold(results, rule):
+    """The threshold that minimises the mean over sets of (FAR skilled + FRR) / 2 on the validation writers."""
+    candidates = np.unique(np.concatenate([np.concatenate(results[s][rule][:2]) for s in SETS]))
+    def cost(t):
+        return np.mean([(np.mean(results[s][rule][1] >= t) + np.mean(results[s][rule][0] < t)) / 2 for s in SETS])
+    costs = [cost(t) for t in candidates]
+    return float(candidates[int(np.argmin(costs))])
+
+
+def report(results, rule, threshold):
+    figures = {}
+    for set_name in SETS:
+        genuine, skilled, random_forgery = results[set_name][rule]
+        figures[set_name] = {
+            "eer_skilled": round(equal_error_rate(genuine, skilled)[0], 4),
+            "eer_random": round(equal_error_rate(genuine, random_forgery)[0], 4),
+            **{k: round(v, 4) for k, v in rates_at(threshold, genuine, skilled, random_forgery).items()},
+            "n": {"genuine": int(len(genuine)), "skilled": int(len(skilled)), "random": int(len(random_forgery))},
+        }
+    return figures
+
+
+# ---------------------------------------------------------------- training
+
+def train(args, dataset, split, checkpoint_dir):
+    train_writers = [(s, w) for s in SETS for w in split[s]["train"]]
+    model = SignatureEmbedder()
+    head = MarginSoftmax(2 * len(train_writers))
+    optimizer = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
+    sampler = BatchSampler(dataset, train_writers, args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    budget = args.minutes * 60
+    started = time.time()
+    best = {"error": 2.0}
+    history = []
+    step = 0
+    epoch = 0
+    while time.time() - started < budget:
+        model.train()
+        totals = np.zeros(2)
+        for _ in range(args.steps_per_epoch):
+            progress = min(1.0, (time.time() - started) / budget)
+            warmup = min(1.0, (step + 1) / 100)
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * warmup * 0.5 * (1 + math.cos(math.pi * progress))
+            indices, labels = next(sampler)
+            embedding = model(augment(dataset.batch(indices), generator))
+            classification = head(embedding, labels)
+            triplet = batch_hard_triplet(embedding, labels)
+            optimizer.zero_grad()
+            (classification + triplet).backward()
+            optimizer.step()
+            totals += [classification.item(), triplet.item()]
+            step += 1
+        epoch += 1
+        results = evaluate(model, dataset, split, "validation")
+        errors = {rule: validation_error(results, rule) for rule in RULES}
+        rule = min(errors, key=errors.get)
+        elapsed = time.time() - started
+        history.append({"epoch": epoch, "minutes": round(elapsed / 60, 2), "validation_eer_skilled": round(errors[rule], 4), "rule": rule})
+        print(f"epoch {epoch:3d}  {elapsed / 60:5.1f} min  loss softmax {totals[0] / args.steps_per_epoch:.3f} "
+              f"triplet {totals[1] / args.steps_per_epoch:.3f}  val EER skilled "
+              + "  ".join(f"{r} {e:.3f}" for r, e in errors.items()), flush=True)
+        if errors[rule] < best["error"]:
+            best = {"error": errors[rule], "epoch": epoch}
+            torch.save(model.state_dict(), os.path.join(checkpoint_dir, "best.pt"))
+    run = {"seconds": round(time.time() - started), "steps": step, "epochs": epoch, "best_epoch": best["epoch"], "history": history}
+    with open(os.path.join(checkpoint_dir, "run.json"), "w") as f:
+        json.dump(run, f, indent=1)
+    return run
+
+
+# ---------------------------------------------------------------- export
+
+def export_onnx(model, path):
+    model.eval()
+    torch.onnx.export(model, torch.zeros(1, 1, SIDE, SIDE), path, input_names=["image"], output_names=["embedding"],
+                      dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"}}, opset_version=OPSET)
+    import onnx
+    onnx.checker.check_model(onnx.load(path))
+    with open(path, "rb") as f:
+        content = f.read()
+    return {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def write_card(args, split, run, rule, threshold, validation, test, file_info, parameters, image_count):
+    card = {
+        "name": "signatures",
+        "version": args.version,
+        "created": datetime.date.today().isoformat(),
+        "framework": f"PyTorch {torch.__version__}, exported to ONNX opset {OPSET}",
+        "task": "Offline signature verification: embeds a signature image so that signatures of the same writer lie close together and skilled forgeries of it do not.",
+        "input": {"name": "image", "shape": ["N", 1, SIDE, SIDE], "dtype": "float32",
+                  "meaning": "ink map: paper 0, ink up to 1, as prepareSignature returns it"},
+        "output": {"name": "embedding", "shape": ["N", EMBEDDING],
+                   "meaning": "L2-normalised embedding (normalised inside the graph); compare two with a dot product (cosine similarity)"},
+        "preprocessing": {
+            "function": "prepareSignature / prepareSignatureFromGray in src/ml/signature-image.ts (the training cache is made by the same function)",
+            "steps": [
+                "decodeToGray (src/ml/image-input.ts): magic-byte type check, pixel limit, EXIF rotation, transparency on white, grayscale",
+                "shrink to a longer side of at most 1600 px (sharp, lanczos3)",
+                "Gaussian blur, sigma 1 px (sharp)",
+                "global Otsu threshold T on the blurred grey levels; no_ink when ink and paper class means differ by less than 40 levels or fewer than 30 pixels are ink",
+                "ink strength = clamp((T - level) / (T - L5), 0, 1) for level < T, else 0; L5 = 5th percentile of the ink levels",
+                "crop to the ink bounding box, leaving out 0.5% of the ink pixels on each side (specks)",
+                "quantise to 8 bits; resize to fit 200x200 keeping the aspect ratio (sharp, lanczos3), centred, padded with 0",
+                "divide by 255",
+            ],
+        },
+        "references_k": REFERENCES_K,
+        "scoring": {
+            "rule": rule,
+            "function": "scoreSignature in src/ml/signature-score.ts",
+            "definition": {
+                "mean": "mean cosine similarity between the questioned embedding and the K reference embeddings",
+                "max": "largest cosine similarity between the questioned embedding and any reference",
+                "normalised-mean": "mean cosine similarity to the K references minus the mean pairwise cosine similarity among the references (writer-dependent normalisation: 0 means as close to the references as they are to each other)",
+            }[rule],
+            "decision": "genuine when score >= threshold; higher score = more likely genuine",
+            "candidates_compared_on_validation": list(RULES),
+        },
+        "threshold": round(threshold, 6),
+        "threshold_choice": "minimises the mean over both sets of (FAR skilled + FRR) / 2 on the validation writers; the held-out writers were not used",
+        "training_data": {
+            "sets": {
+                "bhsig260-bengali": "BHSig260, Bengali part: 100 writers, 24 genuine and 30 skilled forgeries each; byte-identical copies removed per writer and kind",
+                "sigcomp2011-dutch": "ICDAR SigComp 2011, Dutch offline set: 44 writers, 647 genuine, 526 skilled forgeries",
+            },
+            "licence": "Both sets are distributed by their authors for research use only; this model is trained on them and inherits that restriction. Check the terms before any commercial use.",
+            "images_after_deduplication": image_count,
+        },
+        "split": split | {"method": f"per set: seeded permutation (seed {args.seed} + set number) of the sorted writer list; first writers held out for test, next for validation, rest for training"},
+        "training": {
+            "objective": f"cosine-margin softmax (scale {MARGIN_SOFTMAX_SCALE}, margin {MARGIN_SOFTMAX_MARGIN}) over 2 classes per training writer (genuine, skilled forgeries of that writer) + batch-hard triplet loss (margin {TRIPLET_MARGIN} on cosine), anchors genuine",
+            "batch": f"{WRITERS_PER_BATCH} writers x ({GENUINE_PER_WRITER} genuine + {FORGED_PER_WRITER} forged)",
+            "augmentation": "rotation +-5 deg, shear +-0.15, scale 0.85-1.02, shift +-5%; 25% thicker strokes (3x3 max filter); ink gamma 0.7-1.4",
+            "optimiser": f"AdamW lr {args.lr}, weight decay 1e-4, 100-step warm-up, cosine decay over the time budget",
+            "seed": args.seed,
+            "budget_minutes": args.minutes,
+            "epochs": run.get("epochs"),
+            "steps_per_epoch": args.steps_per_epoch,
+            "best_epoch": run.get("best_epoch"),
+            "seconds": run.get("seconds"),
+            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {args.threads}",
+            "history": run.get("history"),
+        },
+        "evaluation": {
+            "protocol": f"per writer: references = its first {REFERENCES_K} genuine files in file-name order after deduplication; questioned = its other genuine files, its skilled forgeries, and (random forgeries) every genuine file of the other writers of the same part of the same set. EERs pool the scores of all writers of a set (one global threshold); far/frr are at the shipped threshold.",
+            "validation": validation,
+            "test_held_out_writers": test,
+            "target": "skilled-forgery EER at most 8% on the held-out writers of each set",
+            "verdict": None,
+        },
+        "parameters": parameters,
+        "file": file_info,
+    }
+    misses = [s for s in SETS if test[s]["eer_skilled"] > 0.08]
+    card["evaluation"]["verdict"] = ("target met on both sets" if not misses else
+                                     "target missed on " + ", ".join(misses) + "; see limitations")
+    path = os.path.join(MODELS_DIR, "signatures.json")
+    with open(path, "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    print(f"wrote {path}")
+
+
+def main():
+    args = parse_args()
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    checkpoint_dir = os.path.join(args.cache, "signatures")
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    dataset = Dataset(args.cache, args.data)
+    split = split_writers(dataset, args.seed)
+    for set_name in SETS:
+        print(set_name, {part: len(w) for part, w in split[set_name].items()}, flush=True)
+    if args.export_only:
+        with open(os.path.join(checkpoint_dir, "run.json")) as f:
+            run = json.load(f)
+    else:
+        run = train(args, dataset, split, checkpoint_dir)
+    model = SignatureEmbedder()
+    model.load_state_dict(torch.load(os.path.join(checkpoint_dir, "best.pt")))
+    validation_results = evaluate(model, dataset, split, "validation")
+    errors = {rule: validation_error(validation_results, rule) for rule in RULES}
+    rule = min(errors, key=errors.get)
+    threshold = choose_threshold(validation_results, rule)
+    print(f"rule {rule} (validation skilled EER by rule: {errors}), threshold {threshold:.4f}")
+    test_results = evaluate(model, dataset, split, "test", rules=(rule,))
+    validation = report(validation_results, rule, threshold)
+    test = report(test_results, rule, threshold)
+    print("validation", json.dumps(validation))
+    print("test", json.dumps(test))
+    file_info = export_onnx(model, os.path.join(MODELS_DIR, "signatures.onnx"))
+    parameters = sum(p.numel() for p in model.parameters())
+    write_card(args, split, run, rule, threshold, validation, test, file_info, parameters, len(dataset.entries))
+
+
+if __name__ == "__main__":
+    main()
