@@ -8,6 +8,9 @@
   var data = JSON.parse(dataElement.textContent || '{}');
   var box = canvas.parentElement;
   box.hidden = false;
+  // The table stays open for readers without JavaScript; with the chart drawn it folds away.
+  var table = document.getElementById('requests-chart-table');
+  if (table) table.open = false;
 
   var styles = getComputedStyle(document.body);
   var textColor = styles.getPropertyValue('--pico-muted-color').trim() || '#666';

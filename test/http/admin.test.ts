@@ -106,6 +106,8 @@ describe('admin section', () => {
       const day = await admin.get('/admin?window=24h').expect(200);
       assert.equal(rowCells(day.text, 'route', 'POST /three-days'), null);
       assert.equal(chartData(day.text).labels.length, 24);
+      const tableRows = day.text.slice(day.text.indexOf('id="requests-chart-table"')).split('</table>')[0]!.match(/<tr><td>/g);
+      assert.equal(tableRows?.length, 24, 'without JavaScript the same numbers are in a table');
 
       const week = await admin.get('/admin?window=7d').expect(200);
       assert.equal(rowCells(week.text, 'route', 'POST /three-days')?.requests, '3');
