@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import { requireAdmin } from '../../http/auth.js';
 import { ValidationError } from '../../http/errors.js';
 import type { AccountsService } from '../accounts/index.js';
@@ -84,38 +84,42 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
 
   router.post('/users/:id/role', requireAdmin, (req, res) => {
     const userId = parseUserId(req.params.id);
-    changeUser(req, res, () => {
+    flashOutcome(req, () => {
       const role = parseRoleBody(req.body);
       accounts.setRole(req.user!, userId, role);
-      return role === 'admin' ? 'is now an administrator.' : 'is no longer an administrator.';
-    }, userId);
+      return `${usernameOf(userId)} ${role === 'admin' ? 'is now an administrator.' : 'is no longer an administrator.'}`;
+    });
+    res.redirect('/admin/users');
   });
 
   router.post('/users/:id/disabled', requireAdmin, (req, res) => {
     const userId = parseUserId(req.params.id);
-    changeUser(req, res, () => {
+    flashOutcome(req, () => {
       const disabled = parseDisabledBody(req.body);
       accounts.setDisabled(req.user!, userId, disabled);
-      return disabled ? 'is disabled and signed out everywhere.' : 'is enabled again.';
-    }, userId);
+      return `${usernameOf(userId)} ${disabled ? 'is disabled and signed out everywhere.' : 'is enabled again.'}`;
+    });
+    res.redirect('/admin/users');
   });
 
   router.use(requireAdmin);
 
-  /** Post/redirect/get: a refused change (the last admin, oneself) is a flash message, not an error page. */
-  function changeUser(req: Request, res: Response, change: () => string, userId: number) {
-    try {
-      const outcome = change();
-      const username = accounts.users.findById(userId)?.username ?? `User ${userId}`;
-      req.flash('success', `${username} ${outcome}`);
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      req.flash('error', err.message);
-    }
-    res.redirect('/admin/users');
-  }
+  const usernameOf = (userId: number) => accounts.users.findById(userId)?.username ?? `User ${userId}`;
 
   return router;
+}
+
+/**
+ * Post/redirect/get for the users page: the change's message as a success flash; a refusal (the last admin,
+ * oneself, a bad form value) as an error flash rather than an error page. Anything else (an unknown user: 404) propagates.
+ */
+function flashOutcome(req: Request, change: () => string): void {
+  try {
+    req.flash('success', change());
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    req.flash('error', err.message);
+  }
 }
 
 function statusText([low, high]: [number, number]): string {
