@@ -89,14 +89,13 @@ export function createRequestLog({ db, logger, retentionDays, batchSize = 200, f
     const record = () => {
       if (recorded) return;
       recorded = true;
-      const finished = res.writableFinished;
       buffer.push({
         at: arrivedAt,
         // Read now, not at arrival: sessions and the API's bearer middleware set req.user later on.
         userId: req.user?.id ?? null,
         method: req.method,
         route: route() ?? UNMATCHED_ROUTE,
-        status: finished || res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS,
+        status: res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS,
         durationMs: Number(process.hrtime.bigint() - startedAt) / 1e6,
         bytes: bodyIsSent(req, res) ? bytes() : 0,
         requestId: req.id ?? '',
