@@ -1,0 +1,189 @@
+/**
+ * The product's verification protocol on a folder of writers (`<writer>/genuine/*`, `<writer>/forged/*`), through
+ * exactly the production path: prepareSignature -> SignatureModel.embed -> scoreSignature with the card's rule and
+ * threshold. Shared by the eval:signatures CLI and the model test, and mirrored by protocol_scores in
+ * models/training/train_signatures.py, which produced the card's figures.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ImageInputError } from './image-input.js';
+import type { SignatureModel } from './index.js';
+import { prepareSignature } from './signature-image.js';
+import { equalErrorRate, errorRatesAt, scoreSignature, scoringRuleOf } from './signature-score.js';
+
+const EMBED_BATCH = 32;
+/** Two images decoded at a time: enough to overlap file reads with sharp's work on a 2-core machine. */
+const PREPARE_CONCURRENCY = 2;
+
+export interface SignatureEvaluationOptions {
+  /** The first K genuine files of each writer (name order, content duplicates removed) are its references. */
+  references: number;
+  /** Only these writers (folder names); all when absent. */
+  writers?: string[];
+  maxPixels: number;
+  /** Called for each file that cannot be used (unreadable, not an image, blank), which is then left out. */
+  onSkip?: (file: string, reason: string) => void;
+}
+
+export interface WriterResult {
+  writer: string;
+  references: number;
+  genuine: { n: number; accepted: number };
+  skilled: { n: number; accepted: number };
+  random: { n: number; accepted: number };
+}
+
+export interface SignatureEvaluation {
+  rule: string;
+  threshold: number;
+  references: number;
+  /** EERs pool the scores of all writers (one global threshold), like the model card. */
+  eer_skilled: number;
+  eer_random: number;
+  /** At the card's threshold. */
+  far_skilled: number;
+  far_random: number;
+  frr: number;
+  /** Questioned comparisons: genuine, skilled and random forgeries. */
+  n: { genuine: number; skilled: number; random: number; writers: number; skipped_files: number };
+  writers: WriterResult[];
+}
+
+interface WriterFiles {
+  writer: string;
+  genuine: string[];
+  forged: string[];
+}
+
+async function imageFiles(folder: string): Promise<string[]> {
+  try {
+    return (await readdir(folder, { withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.join(folder, entry.name))
+      .sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+async function writerFolders(root: string, only?: string[]): Promise<WriterFiles[]> {
+  const names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const missing = only?.filter((writer) => !names.includes(writer)) ?? [];
+  if (missing.length > 0) throw new Error(`No such writer folder in ${root}: ${missing.join(', ')}`);
+  const chosen = only ? names.filter((name) => only.includes(name)) : names;
+  return Promise.all(
+    chosen.map(async (writer) => ({
+      writer,
+      genuine: await imageFiles(path.join(root, writer, 'genuine')),
+      forged: await imageFiles(path.join(root, writer, 'forged')),
+    })),
+  );
+}
+
+/** Embeds files in order; a file that cannot be read or prepared is reported, left out, and its content duplicates too. */
+class Embedder {
+  private readonly seen = new Set<string>();
+  skipped = 0;
+
+  constructor(
+    private readonly model: SignatureModel,
+    private readonly options: SignatureEvaluationOptions,
+  ) {}
+
+  async embedAll(files: string[]): Promise<Float32Array[]> {
+    const prepared: Float32Array[] = [];
+    for (let start = 0; start < files.length; start += PREPARE_CONCURRENCY) {
+      const chunk = files.slice(start, start + PREPARE_CONCURRENCY);
+      const outcomes = await Promise.all(chunk.map((file) => this.prepare(file)));
+      // Duplicates are judged in file order, so the first copy is the one kept, as in the training export.
+      for (const outcome of outcomes) {
+        if (!outcome) continue;
+        if (this.seen.has(outcome.sha256)) continue;
+        this.seen.add(outcome.sha256);
+        prepared.push(outcome.input);
+      }
+    }
+    const embeddings: Float32Array[] = [];
+    for (let start = 0; start < prepared.length; start += EMBED_BATCH) {
+      embeddings.push(...(await this.model.embed(prepared.slice(start, start + EMBED_BATCH))));
+    }
+    return embeddings;
+  }
+
+  private async prepare(file: string): Promise<{ sha256: string; input: Float32Array } | null> {
+    try {
+      const bytes = await readFile(file);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      return { sha256, input: await prepareSignature(bytes, { maxPixels: this.options.maxPixels }) };
+    } catch (error) {
+      const reason = error instanceof ImageInputError ? error.reason : (error as NodeJS.ErrnoException).code;
+      if (!reason) throw error;
+      this.skipped++;
+      this.options.onSkip?.(file, reason);
+      return null;
+    }
+  }
+}
+
+export async function evaluateSignatureFolder(
+  root: string,
+  model: SignatureModel,
+  options: SignatureEvaluationOptions,
+): Promise<SignatureEvaluation> {
+  const rule = scoringRuleOf(model.card);
+  const threshold = model.threshold;
+  const k = options.references;
+  const embedded: { writer: string; genuine: Float32Array[]; forged: Float32Array[]; skipped: number }[] = [];
+  for (const files of await writerFolders(root, options.writers)) {
+    // Deduplication is per writer and kind, as in the training export.
+    const genuineEmbedder = new Embedder(model, options);
+    const forgedEmbedder = new Embedder(model, options);
+    const genuine = await genuineEmbedder.embedAll(files.genuine);
+    const forged = await forgedEmbedder.embedAll(files.forged);
+    embedded.push({ writer: files.writer, genuine, forged, skipped: genuineEmbedder.skipped + forgedEmbedder.skipped });
+  }
+  const usable = embedded.filter((w) => {
+    if (w.genuine.length > k) return true;
+    options.onSkip?.(path.join(root, w.writer), `fewer than ${k + 1} usable genuine signatures`);
+    return false;
+  });
+
+  const scores = { genuine: [] as number[], skilled: [] as number[], random: [] as number[] };
+  const writers: WriterResult[] = [];
+  for (const writer of usable) {
+    const references = writer.genuine.slice(0, k);
+    const scoreAll = (questioned: Float32Array[]) => questioned.map((q) => scoreSignature(q, references, threshold, rule).score);
+    const genuine = scoreAll(writer.genuine.slice(k));
+    const skilled = scoreAll(writer.forged);
+    const random = scoreAll(usable.filter((other) => other !== writer).flatMap((other) => other.genuine));
+    scores.genuine.push(...genuine);
+    scores.skilled.push(...skilled);
+    scores.random.push(...random);
+    const tally = (values: number[]) => ({ n: values.length, accepted: values.filter((s) => s >= threshold).length });
+    writers.push({ writer: writer.writer, references: k, genuine: tally(genuine), skilled: tally(skilled), random: tally(random) });
+  }
+  if (scores.genuine.length === 0 || scores.skilled.length === 0 || scores.random.length === 0) {
+    throw new Error(`${root}: not enough usable signatures to evaluate (need writers with more than ${k} genuine files, and forged files).`);
+  }
+  const skilledRates = errorRatesAt(threshold, scores.genuine, scores.skilled);
+  return {
+    rule,
+    threshold,
+    references: k,
+    eer_skilled: equalErrorRate(scores.genuine, scores.skilled).eer,
+    eer_random: equalErrorRate(scores.genuine, scores.random).eer,
+    far_skilled: skilledRates.far,
+    far_random: errorRatesAt(threshold, scores.genuine, scores.random).far,
+    frr: skilledRates.frr,
+    n: {
+      genuine: scores.genuine.length,
+      skilled: scores.skilled.length,
+      random: scores.random.length,
+      writers: usable.length,
+      skipped_files: embedded.reduce((sum, w) => sum + w.skipped, 0),
+    },
+    writers,
+  };
+}
