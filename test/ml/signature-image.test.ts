@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { ImageInputError } from '../../src/ml/image-input.js';
+import { prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
+
+const LIMITS = { maxPixels: 40_000_000 };
+
+interface Canvas {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+function canvas(width: number, height: number, paper: number): Canvas {
+  return { data: new Uint8Array(width * height).fill(paper), width, height };
+}
+
+/** A deterministic pseudo-random sequence, so a failing case can be reproduced. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/**
+ * A looping, signature-like stroke inside the box (left, top, width, height), `thickness` px wide, at grey level `ink`.
+ */
+function drawSignature(target: Canvas, box: { left: number; top: number; width: number; height: number }, ink: number, thickness = 3): void {
+  const radius = thickness / 2;
+  for (let t = 0; t <= 1; t += 0.0005) {
+    const x = box.left + radius + (box.width - 2 * radius) * t;
+    const y = box.top + radius + ((box.height - 2 * radius) * (1 + Math.sin(t * 9 * Math.PI) * Math.cos(t * 2.3 * Math.PI))) / 2;
+    for (let dy = -radius; dy <= radius; dy++) {
+      for (let dx = -radius; dx <= radius; dx++) {
+        const px = Math.round(x + dx);
+        const py = Math.round(y + dy);
+        if (px >= 0 && py >= 0 && px < target.width && py < target.height) target.data[py * target.width + px] = ink;
+      }
+    }
+  }
+}
+
+function addNoise(target: Canvas, amplitude: number, seed: number): void {
+  const next = random(seed);
+  for (let i = 0; i < target.data.length; i++) {
+    const noise = (next() + next() + next() - 1.5) * 2 * amplitude;
+    target.data[i] = Math.max(0, Math.min(255, Math.round(target.data[i]! + noise)));
+  }
+}
+
+async function png({ data, width, height }: Canvas): Promise<Uint8Array> {
+  return sharp(Buffer.from(data), { raw: { width, height, channels: 1 } }).png().toBuffer();
+}
+
+/** The rows and columns of the prepared input that hold ink. */
+function inkBox(input: Float32Array): { left: number; right: number; top: number; bottom: number } {
+  const box = { left: SIGNATURE_SIDE, right: -1, top: SIGNATURE_SIDE, bottom: -1 };
+  for (let y = 0; y < SIGNATURE_SIDE; y++) {
+    for (let x = 0; x < SIGNATURE_SIDE; x++) {
+      if (input[y * SIGNATURE_SIDE + x]! > 0.1) {
+        box.left = Math.min(box.left, x);
+        box.right = Math.max(box.right, x);
+        box.top = Math.min(box.top, y);
+        box.bottom = Math.max(box.bottom, y);
+      }
+    }
+  }
+  return box;
+}
+
+const inkShare = (input: Float32Array) => input.filter((v) => v > 0.1).length / input.length;
+
+async function rejection(bytes: Uint8Array): Promise<string> {
+  try {
+    await prepareSignature(bytes, LIMITS);
+  } catch (error) {
+    if (error instanceof ImageInputError) return error.reason;
+    throw error;
+  }
+  return 'accepted';
+}
+
+describe('prepareSignature', () => {
+  it('when given dark ink on white paper, then returns 200x200 values in [0, 1] with paper 0 and full-strength ink', async () => {
+    const image = canvas(600, 200, 255);
+    drawSignature(image, { left: 50, top: 40, width: 500, height: 120 }, 10);
+    const input = await prepareSignature(await png(image), LIMITS);
+    assert.equal(input.length, SIGNATURE_SIDE * SIGNATURE_SIDE);
+    assert.ok(input.every((v) => v >= 0 && v <= 1));
+    assert.equal(input[0], 0);
+    assert.ok(Math.max(...input) > 0.95);
+    assert.ok(inkShare(input) > 0.01 && inkShare(input) < 0.3, `ink share ${inkShare(input)}`);
+  });
+
+  it('when the paper is grey and noisy like a photo, then the paper becomes 0 and the strokes match the clean scan', async () => {
+    const box = { left: 40, top: 30, width: 520, height: 140 };
+    const clean = canvas(600, 200, 255);
+    drawSignature(clean, box, 10, 4);
+    const photo = canvas(600, 200, 175);
+    drawSignature(photo, box, 70, 4);
+    addNoise(photo, 12, 7);
+    const fromClean = await prepareSignature(await png(clean), LIMITS);
+    const fromPhoto = await prepareSignature(await png(photo), LIMITS);
+    let both = 0;
+    let either = 0;
+    for (let i = 0; i < fromClean.length; i++) {
+      const a = fromClean[i]! > 0.1;
+      const b = fromPhoto[i]! > 0.1;
+      if (a && b) both++;
+      if (a || b) either++;
+    }
+    assert.ok(both / either > 0.6, `ink overlap ${both / either}`);
+    assert.ok(inkShare(fromPhoto) < 2 * inkShare(fromClean), 'noise on the paper was taken for ink');
+  });
+
+  it('when a small signature sits off-centre in a big frame, then it is cropped, enlarged and centred', async () => {
+    const image = canvas(1200, 900, 250);
+    drawSignature(image, { left: 20, top: 30, width: 200, height: 50 }, 20);
+    const box = inkBox(await prepareSignature(await png(image), LIMITS));
+    assert.ok(box.left <= 3 && box.right >= SIGNATURE_SIDE - 4, `spans ${box.left}..${box.right}`);
+    const centre = (box.top + box.bottom) / 2;
+    assert.ok(Math.abs(centre - (SIGNATURE_SIDE - 1) / 2) <= 3, `vertical centre ${centre}`);
+  });
+
+  it('when the signature is four times wider than tall, then the aspect ratio is kept', async () => {
+    const image = canvas(900, 400, 255);
+    drawSignature(image, { left: 100, top: 100, width: 640, height: 160 }, 0, 4);
+    const box = inkBox(await prepareSignature(await png(image), LIMITS));
+    const ratio = (box.right - box.left + 1) / (box.bottom - box.top + 1);
+    assert.ok(Math.abs(ratio - 4) < 0.4, `aspect ratio ${ratio}`);
+  });
+
+  it('when a speck lies far from the signature, then it does not widen the crop', async () => {
+    const image = canvas(1000, 400, 255);
+    drawSignature(image, { left: 100, top: 100, width: 400, height: 200 }, 0, 4);
+    image.data[380 * 1000 + 950] = 0;
+    image.data[380 * 1000 + 951] = 0;
+    const box = inkBox(await prepareSignature(await png(image), LIMITS));
+    const ratio = (box.right - box.left + 1) / (box.bottom - box.top + 1);
+    assert.ok(Math.abs(ratio - 2) < 0.25, `aspect ratio ${ratio}`);
+  });
+
+  it('when the image is blank, then it is refused as no_ink, clean or noisy', async () => {
+    assert.equal(await rejection(await png(canvas(500, 300, 255))), 'no_ink');
+    const grey = canvas(500, 300, 180);
+    addNoise(grey, 10, 3);
+    assert.equal(await rejection(await png(grey)), 'no_ink');
+  });
+
+  it('when the bytes are not an image, then the decoding error passes through', async () => {
+    assert.equal(await rejection(new TextEncoder().encode('not an image at all')), 'unsupported_type');
+  });
+});
