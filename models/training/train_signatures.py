@@ -420,7 +420,7 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
             "decision": "genuine when score >= threshold; higher score = more likely genuine",
             "candidates_compared_on_validation": list(RULES),
         },
-        "threshold": round(threshold, 6),
+        "threshold": threshold,
         "threshold_choice": "minimises the mean over both sets of (FAR skilled + FRR) / 2 on the validation writers; the held-out writers were not used",
         "training_data": {
             "sets": {

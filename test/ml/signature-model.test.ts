@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadSignatureModel, type SignatureModel } from '../../src/ml/index.js';
+import { evaluateSignatureFolder } from '../../src/ml/signature-evaluation.js';
+import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
+
+/*
+ * The shipped signature model on the held-out writers its card lists, through the production path
+ * (files -> prepareSignature -> ONNX Runtime -> scoreSignature), checked against the figures that PyTorch
+ * measured at training time on the same writers with the same protocol.
+ */
+
+const datasetsDir = process.env.INKWELL_DATASETS_DIR ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
+const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
+/** Percentage points the production path may differ from the card: ONNX Runtime vs PyTorch float rounding moves a few scores across. */
+const TOLERANCE = 0.01;
+
+const skipReason = !SETS.every((set) => existsSync(path.join(datasetsDir, 'signatures', set)))
+  ? `signature sets not found in ${path.join(datasetsDir, 'signatures')} (set INKWELL_DATASETS_DIR)`
+  : !hasShippedModel('signatures')
+    ? 'models/signatures.onnx or models/signatures.json is missing'
+    : false;
+if (skipReason) console.log(`skipping the signature model tests: ${skipReason}`);
+
+interface SetFigures {
+  eer_skilled: number;
+  eer_random: number;
+  far_skilled: number;
+  far_random: number;
+  frr: number;
+}
+
+interface SignatureCard {
+  references_k: number;
+  split: Record<string, { test: string[] }>;
+  evaluation: { test_held_out_writers: Record<string, SetFigures> };
+}
+
+describe('the shipped signature model', { skip: skipReason }, () => {
+  let model: SignatureModel;
+  let card: SignatureCard;
+  before(async () => {
+    card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'signatures.json'), 'utf8')) as SignatureCard;
+    model = await loadSignatureModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
+  });
+  after(() => model?.close());
+
+  for (const set of SETS) {
+    test(`when run through the production path on the held-out writers of ${set}, then it matches its card`, async () => {
+      const claimed = card.evaluation.test_held_out_writers[set]!;
+      const measured = await evaluateSignatureFolder(path.join(datasetsDir, 'signatures', set), model, {
+        references: card.references_k,
+        writers: card.split[set]!.test,
+        maxPixels: 40_000_000,
+        onSkip: (file, reason) => assert.fail(`${file} was skipped (${reason}); the training export used every file`),
+      });
+      console.log(`${set}: ${JSON.stringify({ ...measured, writers: undefined })}`);
+      assert.equal(measured.n.writers, card.split[set]!.test.length);
+      for (const figure of ['eer_skilled', 'eer_random', 'far_skilled', 'far_random', 'frr'] as const) {
+        assert.ok(
+          Math.abs(measured[figure] - claimed[figure]) <= TOLERANCE,
+          `${figure}: measured ${measured[figure].toFixed(4)}, card ${claimed[figure]}`,
+        );
+      }
+    });
+  }
+});
