@@ -4,7 +4,7 @@ import { ValidationError } from '../../http/errors.js';
 import type { AccountsService } from '../accounts/index.js';
 import { format } from './admin.format.js';
 import { parseDisabledBody, parseRequestsQuery, parseRoleBody, parseStatsQuery, parseUserId } from './admin.schemas.js';
-import { WINDOWS, type StatsService } from './stats.service.js';
+import { PERCENTILE_SAMPLE, WINDOWS, type StatsService } from './stats.service.js';
 
 const windowLabels = { '24h': '24 hours', '7d': '7 days', '30d': '30 days', all: 'All retained' } as const;
 
@@ -46,6 +46,7 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
       windows: WINDOWS,
       notices,
       stats: result,
+      sampleSize: PERCENTILE_SAMPLE,
       chartJson: jsonForHtml(chart),
       scripts: ['/vendor/chart.js/chart.umd.min.js', '/js/admin-stats.js'],
     });
