@@ -275,3 +275,17 @@ describe('admin section', () => {
     });
   });
 });
+
+describe('admin statistics on an empty log', () => {
+  const t = createTestApp();
+  after(() => t.close());
+
+  it('when nothing has been logged yet, then the totals are zero, the percentiles empty and the page still renders', async () => {
+    const stats = createStatsService({ db: t.db }).stats('30d');
+    assert.deepEqual([stats.totals.requests, stats.totals.p50, stats.totals.p95, stats.routes.length, stats.users.length], [0, null, null, 0, 0]);
+    assert.equal(stats.overTime.length, 30);
+    const admin = await t.createUser({ username: 'fresh', role: 'admin' });
+    const res = await (await signIn(t.app, admin)).get('/admin?window=30d').expect(200);
+    assert.match(res.text, /<strong data-total="p50">–<\/strong>/);
+  });
+});
