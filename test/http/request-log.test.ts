@@ -85,6 +85,14 @@ describe('request log in the app', () => {
     assert.deepEqual([badRow.route, badRow.status, badRow.user_id], ['/admin/users/:id/role', 404, admin.id]);
   });
 
+  it('when the API is called with a Bearer token, then the row has the token user, set after the log saw the request', async () => {
+    const user = await t.createUser({ username: 'apiuser' });
+    const login = await request(t.app).post('/api/v1/auth/token').send({ username: user.username, password: user.password }).expect(200);
+    const res = await request(t.app).get('/api/v1/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
+    const row = await logRowFor(t, res.headers['x-request-id']);
+    assert.deepEqual([row.user_id, row.method, row.route, row.status], [user.id, 'GET', '/api/v1/me', 200]);
+  });
+
   it('when JSON is answered, then the bytes counted are the body length', async () => {
     const res = await request(t.app).get('/health').expect(200);
     const row = await logRowFor(t, res.headers['x-request-id']);
