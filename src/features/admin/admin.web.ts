@@ -79,7 +79,7 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
     });
   });
 
-  router.get('/users', requireAdmin, (req, res) => {
+  router.get('/users', requireAdmin, (_req, res) => {
     res.render('admin/users', { ...locals, title: 'Users', section: 'users', users: accounts.listUsers(), scripts: ['/js/admin-confirm.js'] });
   });
 
