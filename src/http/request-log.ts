@@ -180,7 +180,7 @@ export function createRequestLogWriter(db: Db): (entries: RequestLogEntry[]) => 
     `INSERT INTO request_log (at, user_id, method, route, status, duration_ms, bytes, request_id)
      VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?, ?)`,
   );
-  // The (route, method, status) list the statistics walk (migrations/005); a no-op once the key is known.
+  // The (route, method, status) list the statistics walk (migrations/003); a no-op once the key is known.
   const insertKey = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO request_log_keys (route, method, status) VALUES (?, ?, ?)');
   return db.transaction((entries: RequestLogEntry[]) => {
     const keys = new Set<string>();

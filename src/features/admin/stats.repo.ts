@@ -37,7 +37,7 @@ export type StatsRepo = ReturnType<typeof createStatsRepo>;
 /**
  * The request log's SQL. The statistics never GROUP BY over a window (that sorts every row: seconds at a
  * million rows); they walk the few known (route, method, status) keys, statuses and users, and count each
- * one's index range [since, until) with count(*), which reads no row (migrations/005).
+ * one's index range [since, until) with count(*), which reads no row (migrations/003).
  */
 export function createStatsRepo(db: Db) {
   const keys = db.prepare<[], RouteKey & { status: number }>('SELECT route, method, status FROM request_log_keys ORDER BY route, method, status');
