@@ -16,6 +16,7 @@ import { createApiRouter } from './http/api-router.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
+import { createLoginRateLimit } from './http/rate-limit.js';
 import { createRequestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
@@ -46,6 +47,8 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
+  // One set of counters for the login form and the token endpoint: both guess the same passwords.
+  const loginRateLimit = createLoginRateLimit(config);
   const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
 
   app.use(requestContext);
@@ -64,7 +67,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, tokenSecret: sessionSecret }));
+  app.use('/api', createApiRouter({ config, logger, accounts, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -85,7 +88,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   app.use(verifyCsrf);
 
   app.use(createHomeRouter());
-  app.use(createAccountsWebRouter({ accounts, sessionAuth, config }));
+  app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit }));
   app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);

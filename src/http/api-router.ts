@@ -1,4 +1,4 @@
-import { Router, type ErrorRequestHandler, type Request } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { AccountsService } from '../features/accounts/index.js';
@@ -9,14 +9,22 @@ import { bearerToken, createRequireApiUser } from './bearer-auth.js';
 import { notFound } from './error-handler.js';
 import { AppError } from './errors.js';
 import { createApiDocsRouter, createApiRoutes } from './openapi.js';
-import { createLoginRateLimit } from './rate-limit.js';
 
 /**
  * Everything under /api. It is mounted BEFORE the session middleware: no cookie is read or set here, so
  * requests authenticate with a Bearer token only and need no CSRF token. Features declare their endpoints
  * with `apiRoute` (see openapi.ts), which also puts them in /api/openapi.json.
  */
-export function createApiRouter({ config, logger, accounts, tokenSecret }: { config: Config; logger: Logger; accounts: AccountsService; tokenSecret: string }): Router {
+export interface ApiRouterDeps {
+  config: Config;
+  logger: Logger;
+  accounts: AccountsService;
+  tokenSecret: string;
+  /** Shared with the login form (createLoginRateLimit). */
+  loginRateLimit: RequestHandler[];
+}
+
+export function createApiRouter({ config, logger, accounts, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -31,7 +39,7 @@ export function createApiRouter({ config, logger, accounts, tokenSecret }: { con
   router.use(createApiRateLimit({ perMinute: config.rateLimits.apiPerMinute, subjectOf: tokenSubject, logger }));
 
   const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits: config.uploads });
-  declareAccountsApi(api, { tokens, loginRateLimit: createLoginRateLimit(config) });
+  declareAccountsApi(api, { tokens, loginRateLimit });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 

@@ -11,6 +11,9 @@ import { migrationsDir } from '../../src/paths.js';
 
 export type TestApp = ReturnType<typeof createTestApp>;
 
+/** The session secret of every test app; API tests derive the token key from it. */
+export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough';
+
 /**
  * A whole application in-process on a fresh temporary data folder. `env` overrides the configuration
  * as environment variables would; bcrypt runs at its lowest cost to keep the suite fast.
@@ -28,7 +31,7 @@ export function createTestApp({ env = {}, models = { versions: () => ({}) } }: {
   const db = openDatabase(config.databaseFile);
   migrate(db, migrationsDir);
   const logger = createLogger(config.logLevel);
-  const { app, close } = createApp({ config, db, logger, sessionSecret: 'test-session-secret-that-is-long-enough', models });
+  const { app, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
 
   return {

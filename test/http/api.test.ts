@@ -8,11 +8,10 @@ import { deriveTokenKey, signToken } from '../../src/features/accounts/tokens.js
 import { errorHandler } from '../../src/http/error-handler.js';
 import { apiRoute, createApiDocsRouter, createApiRoutes, z } from '../../src/http/openapi.js';
 import { createLogger } from '../../src/logger.js';
-import { signIn } from '../helpers/agent.js';
-import { createTestApp } from '../helpers/test-app.js';
+import { postForm, signIn } from '../helpers/agent.js';
+import { createTestApp, TEST_SESSION_SECRET } from '../helpers/test-app.js';
 
 // The secret createTestApp gives the app; tokens signed here with the derived key are what the server would sign.
-const TEST_SECRET = 'test-session-secret-that-is-long-enough';
 
 type Res = { status: number; body: any; headers: Record<string, string | string[] | undefined> };
 
@@ -66,7 +65,7 @@ describe('API: tokens and Bearer authentication', () => {
 
   it('when the token is signed with the session secret itself, then it is refused (the JWT key is derived, not the cookie key)', async () => {
     const user = await t.createUser();
-    const raw = await signToken(new TextEncoder().encode(TEST_SECRET), user.id);
+    const raw = await signToken(new TextEncoder().encode(TEST_SESSION_SECRET), user.id);
     assertUnauthorized(await me(t.app, `Bearer ${raw}`), 'invalid_token', /invalid/);
   });
 
@@ -136,17 +135,17 @@ describe('API: tokens and Bearer authentication', () => {
       .setAudience('someone-else')
       .setIssuedAt()
       .setExpirationTime('1h')
-      .sign(deriveTokenKey(TEST_SECRET));
+      .sign(deriveTokenKey(TEST_SESSION_SECRET));
     assertUnauthorized(await me(t.app, `Bearer ${otherAudience}`), 'invalid_token', /invalid/);
   });
 
   it('when the token has expired, then 401 says to request a new one', async () => {
     const user = await t.createUser();
-    const expired = await signToken(deriveTokenKey(TEST_SECRET), user.id, { now: new Date(Date.now() - 2 * 3600 * 1000) });
+    const expired = await signToken(deriveTokenKey(TEST_SESSION_SECRET), user.id, { now: new Date(Date.now() - 2 * 3600 * 1000) });
     const res = await me(t.app, `Bearer ${expired}`);
     assertUnauthorized(res, 'token_expired', /The token has expired; request a new one/);
     // The same key signs a fresh one that works, so the 401 above is about time, not the key.
-    const fresh = await signToken(deriveTokenKey(TEST_SECRET), user.id);
+    const fresh = await signToken(deriveTokenKey(TEST_SESSION_SECRET), user.id);
     await me(t.app, `Bearer ${fresh}`).expect(200);
   });
 
@@ -226,6 +225,17 @@ describe('API: rate limits', () => {
     assert.equal(res.body.error.code, 'too_many_requests');
     assert.ok(Number(res.headers['retry-after']) > 0);
     assert.match(res.body.error.message, /Try again in/);
+  });
+
+  it('when a password was guessed wrong on the login form, then those failures count against the token endpoint too', async (ctx) => {
+    const t = createTestApp({ env: { LOGIN_RATE_LIMIT: '2' } });
+    ctx.after(() => t.close());
+    const user = await t.createUser();
+    const agent = request.agent(t.app);
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await postForm(agent, '/login', { username: user.username, password: 'not the password' })).status, 401);
+    }
+    await request(t.app).post('/api/v1/auth/token').send({ username: user.username, password: user.password }).expect(429);
   });
 
   it('when one token subject goes over the per-minute API limit, then 429 with Retry-After, and other clients are not affected', async (ctx) => {

@@ -1,8 +1,6 @@
-import { Router, type Request, type Response } from 'express';
-import type { Config } from '../../config.js';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { ConflictError, ValidationError, type FieldErrors } from '../../http/errors.js';
-import { createLoginRateLimit } from '../../http/rate-limit.js';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './accounts.schemas.js';
 import type { AccountsService, AccountUser } from './accounts.service.js';
 import type { SessionAuth } from './passport.js';
@@ -42,9 +40,15 @@ const authenticateLocal = (sessionAuth: SessionAuth, req: Request, res: Response
 
 const passwordRules = { minLength: PASSWORD_MIN_LENGTH, maxBytes: PASSWORD_MAX_BYTES };
 
-export function createAccountsWebRouter({ accounts, sessionAuth, config }: { accounts: AccountsService; sessionAuth: SessionAuth; config: Config }): Router {
+export interface AccountsWebDeps {
+  accounts: AccountsService;
+  sessionAuth: SessionAuth;
+  /** Shared with the API's token endpoint (createLoginRateLimit). */
+  loginRateLimit: RequestHandler[];
+}
+
+export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit }: AccountsWebDeps): Router {
   const router = Router();
-  const loginRateLimit = createLoginRateLimit(config);
 
   const renderRegister = (res: Response, status: number, values: { username?: string }, errors: FieldErrors = {}) =>
     res.status(status).render('accounts/register', { title: 'Create an account', values, errors, passwordRules });
