@@ -163,6 +163,18 @@ describe('API: tokens and Bearer authentication', () => {
     assertUnauthorized(await me(t.app, `Bearer ${erinToken}`), 'account_unavailable', /no longer exists or is disabled/);
   });
 
+  it('when the password is changed after the token was issued, then the token stops working and a new one works', async () => {
+    const frank = await t.createUser();
+    const issuedLastMinute = await signToken(deriveTokenKey(TEST_SESSION_SECRET), frank.id, { now: new Date(Date.now() - 60_000) });
+    await me(t.app, `Bearer ${issuedLastMinute}`).expect(200);
+
+    await accounts.changePassword(frank.id, frank.password, 'a brand new password', 'a brand new password');
+    assertUnauthorized(await me(t.app, `Bearer ${issuedLastMinute}`), 'token_revoked', /password of this account was changed/);
+
+    const fresh = await tokenFor(t.app, frank.username, 'a brand new password');
+    await me(t.app, `Bearer ${fresh}`).expect(200);
+  });
+
   it('when the body is invalid, then 422 names each field', async () => {
     const res = await request(t.app).post('/api/v1/auth/token').send({ username: '   ', password: 42 }).expect(422);
     assert.equal(res.body.error.code, 'validation_failed');

@@ -97,6 +97,11 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
       return user && !user.disabled ? toAccountUser(user) : null;
     },
 
+    /** Whether the password changed after `epochSeconds` (an API token's issue time): then the token is void. */
+    passwordChangedSince(id: number, epochSeconds: number): boolean {
+      return (users.findById(id)?.passwordChangedAt ?? 0) > epochSeconds;
+    },
+
     /**
      * Self-service sign-up. The very first account becomes admin. Throws ValidationError (fields) for bad
      * input and ConflictError when the name is taken in any letter case.

@@ -31,12 +31,13 @@ export async function signToken(key: Uint8Array, userId: number, { now = new Dat
 }
 
 /** Why a credential or token was refused; each code has its own message for the API client. */
-export type TokenFailure = 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'account_unavailable';
+export type TokenFailure = 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'token_revoked' | 'account_unavailable';
 
 const failureMessages: Record<TokenFailure, string> = {
   invalid_credentials: 'Incorrect username or password.',
   invalid_token: 'The token is invalid: it was not issued by this server or has been altered.',
   token_expired: 'The token has expired; request a new one with POST /api/v1/auth/token.',
+  token_revoked: 'The password of this account was changed after the token was issued; request a new one with POST /api/v1/auth/token.',
   account_unavailable: 'The account this token was issued to no longer exists or is disabled.',
 };
 
@@ -54,11 +55,11 @@ export interface IssuedToken {
 
 export type TokenService = ReturnType<typeof createTokenService>;
 
-export function createTokenService({ tokenSecret, accounts }: { tokenSecret: string; accounts: Pick<AccountsService, 'verifyCredentials' | 'findActiveUser'> }) {
+export function createTokenService({ tokenSecret, accounts }: { tokenSecret: string; accounts: Pick<AccountsService, 'verifyCredentials' | 'findActiveUser' | 'passwordChangedSince'> }) {
   const key = deriveTokenKey(tokenSecret);
 
   /** The user id a token was signed for; throws TokenAuthError when the signature, issuer, audience or time is wrong. */
-  async function verifiedSubject(token: string): Promise<number> {
+  async function verifiedClaims(token: string): Promise<{ userId: number; issuedAt: number }> {
     try {
       const { payload } = await jwtVerify(token, key, {
         algorithms: ['HS256'],
@@ -68,7 +69,7 @@ export function createTokenService({ tokenSecret, accounts }: { tokenSecret: str
       });
       const id = Number(payload.sub);
       if (!Number.isSafeInteger(id) || id <= 0) throw new TokenAuthError('invalid_token');
-      return id;
+      return { userId: id, issuedAt: payload.iat! };
     } catch (err) {
       if (err instanceof TokenAuthError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw new TokenAuthError('token_expired');
@@ -87,14 +88,16 @@ export function createTokenService({ tokenSecret, accounts }: { tokenSecret: str
 
     /** The active user behind a token; a disabled or deleted account is refused even while its token is unexpired. */
     async authenticate(token: string): Promise<AccountUser> {
-      const user = accounts.findActiveUser(await verifiedSubject(token));
+      const { userId, issuedAt } = await verifiedClaims(token);
+      const user = accounts.findActiveUser(userId);
       if (!user) throw new TokenAuthError('account_unavailable');
+      if (accounts.passwordChangedSince(userId, issuedAt)) throw new TokenAuthError('token_revoked');
       return user;
     },
 
     /** The user id of a validly signed token, or null: used to key the API rate limit without a database query. */
     async subjectOrNull(token: string): Promise<number | null> {
-      return verifiedSubject(token).catch(() => null);
+      return verifiedClaims(token).then(({ userId }) => userId, () => null);
     },
   };
 }

@@ -10,6 +10,8 @@ export interface UserRecord {
   disabled: boolean;
   createdAt: string;
   lastLoginAt: string | null;
+  /** Epoch seconds; 0 when the password was never changed. */
+  passwordChangedAt: number;
 }
 
 interface UserRow {
@@ -20,6 +22,7 @@ interface UserRow {
   disabled: 0 | 1;
   created_at: string;
   last_login_at: string | null;
+  password_changed_at: number;
 }
 
 const toUser = (row: UserRow): UserRecord => ({
@@ -30,6 +33,7 @@ const toUser = (row: UserRow): UserRecord => ({
   disabled: row.disabled === 1,
   createdAt: row.created_at,
   lastLoginAt: row.last_login_at,
+  passwordChangedAt: row.password_changed_at,
 });
 
 export type UsersRepo = ReturnType<typeof createUsersRepo>;
@@ -43,7 +47,7 @@ export function createUsersRepo(db: Db) {
   const all = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY username COLLATE NOCASE');
   const setRole = db.prepare<[Role, number]>('UPDATE users SET role = ? WHERE id = ?');
   const setDisabled = db.prepare<[0 | 1, number]>('UPDATE users SET disabled = ? WHERE id = ?');
-  const setPassword = db.prepare<[string, number]>('UPDATE users SET password_hash = ? WHERE id = ?');
+  const setPassword = db.prepare<[string, number]>('UPDATE users SET password_hash = ?, password_changed_at = unixepoch() WHERE id = ?');
   const touchLogin = db.prepare<[number]>("UPDATE users SET last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?");
   const remove = db.prepare<[number]>('DELETE FROM users WHERE id = ?');
   const endSessions = db.prepare<[number]>('DELETE FROM sessions WHERE user_id = ?');
