@@ -8,6 +8,8 @@ import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type Inferen
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
 export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
+export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
+export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
 
 export interface DigitPrediction {
   digit: number;
