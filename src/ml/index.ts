@@ -3,7 +3,7 @@
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
-import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelSpec } from './onnx-runner.js';
+import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
@@ -23,6 +23,11 @@ export interface DigitModel {
   readonly card: ModelCard;
   /** Each image is 784 floats as prepareDigit returns them; one prediction per image, in order. */
   classify(images: Float32Array[]): Promise<DigitPrediction[]>;
+  /**
+   * Uploaded image files (PNG, JPEG, WebP, GIF): prepareDigit and classify, both off the event loop.
+   * Throws the ImageInputError of the first refused file.
+   */
+  classifyFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitPrediction[]>;
   close(): Promise<void>;
 }
 
@@ -32,6 +37,8 @@ export interface SignatureModel {
   readonly threshold: number;
   /** Each image is 40,000 floats as prepareSignature returns them; one L2-normalised embedding per image, in order. */
   embed(images: Float32Array[]): Promise<Float32Array[]>;
+  /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
+  embedFiles(files: Uint8Array[], options?: ImageLimits): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
 
@@ -42,7 +49,12 @@ export interface Models {
   close(): Promise<void>;
 }
 
-export interface LoadOptions {
+export interface ImageLimits {
+  /** Files with more pixels are refused (too_many_pixels) before they are decoded. */
+  maxPixels?: number;
+}
+
+export interface LoadOptions extends ImageLimits {
   /** The folder with <name>.onnx and <name>.json. */
   modelsDir: string;
   /**
@@ -58,11 +70,15 @@ export interface LoadOptions {
 
 type RunnerOptions = Omit<LoadOptions, 'modelsDir'>;
 
-const DIGITS = 'digits';
-const SIGNATURES = 'signatures';
+/** The default of IMAGE_MAX_MEGAPIXELS in src/config.ts, for callers (eval CLIs) that do not pass one. */
+const DEFAULT_MAX_PIXELS = 50_000_000;
+
+const DIGITS: ModelKey = 'digits';
+const SIGNATURES: ModelKey = 'signatures';
 const DIGIT_CLASSES = 10;
 
-function startRunner(specs: ModelSpec[], { runner = 'workers', ...options }: RunnerOptions): Promise<InferenceRunner> {
+function startRunner(specs: ModelSpec[], { runner = 'workers', workers, intraOpNumThreads }: RunnerOptions): Promise<InferenceRunner> {
+  const options = { workers, intraOpNumThreads };
   return runner === 'main-thread' ? createMainThreadRunner(specs, options) : createWorkerPoolRunner(specs, options);
 }
 
@@ -73,21 +89,25 @@ function toPrediction(row: Float32Array): DigitPrediction {
   return { digit, confidence: probabilities[digit]!, probabilities };
 }
 
-function digitModel(card: ModelCard, runner: InferenceRunner, close: () => Promise<void>): DigitModel {
+function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): DigitModel {
   return {
     card,
     async classify(images) {
       return (await runner.run(DIGITS, images)).map(toPrediction);
     },
+    async classifyFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      return (await runner.runFiles(DIGITS, files, maxPixels)).map(toPrediction);
+    },
     close,
   };
 }
 
-function signatureModel(card: ModelCard, runner: InferenceRunner, close: () => Promise<void>): SignatureModel {
+function signatureModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
   return {
     card,
     threshold: card.threshold!,
     embed: (images) => runner.run(SIGNATURES, images),
+    embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
     close,
   };
 }
@@ -113,14 +133,14 @@ async function readSignatureFile(modelsDir: string) {
 export async function loadDigitModel(modelsDir: string, options: RunnerOptions = {}): Promise<DigitModel> {
   const file = await readDigitFile(modelsDir);
   const runner = await startRunner([modelSpec(DIGITS, file)], options);
-  return digitModel(file.card, runner, () => runner.close());
+  return digitModel(file.card, runner, options, () => runner.close());
 }
 
 /** Loads only the signature model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
 export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
   const file = await readSignatureFile(modelsDir);
   const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
-  return signatureModel(file.card, runner, () => runner.close());
+  return signatureModel(file.card, runner, options, () => runner.close());
 }
 
 /**
@@ -132,8 +152,8 @@ export async function loadModels({ modelsDir, ...options }: LoadOptions): Promis
   const runner = await startRunner([modelSpec(DIGITS, digitsFile), modelSpec(SIGNATURES, signaturesFile)], options);
   const close = () => runner.close();
   return {
-    digits: digitModel(digitsFile.card, runner, close),
-    signatures: signatureModel(signaturesFile.card, runner, close),
+    digits: digitModel(digitsFile.card, runner, options, close),
+    signatures: signatureModel(signaturesFile.card, runner, options, close),
     versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
     close,
   };

@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { prepareDigit } from './digit-image.js';
+import { ImageInputError, type DecodeOptions, type ImageRejection } from './image-input.js';
 import { ModelLoadError, type ModelCard, type ModelFile } from './model-file.js';
+import { prepareSignature } from './signature-image.js';
 
 /*
  * Why inference runs in worker threads (measured 2026-11-24 on the 2-core dev box, onnxruntime-node 1.30):
@@ -15,9 +18,25 @@ import { ModelLoadError, type ModelCard, type ModelFile } from './model-file.js'
 /** Large requests are cut into batches of at most this many images so one request cannot hog a worker for long. */
 export const MAX_BATCH = 64;
 
+export type ModelKey = 'digits' | 'signatures';
+
+/** How each model's input is made from an uploaded file (the functions named in the model cards). */
+const preparers: Record<ModelKey, (bytes: Uint8Array, options: DecodeOptions) => Promise<Float32Array>> = {
+  digits: prepareDigit,
+  signatures: prepareSignature,
+};
+
+/** Prepares every file; when several are refused, the error is the first refused file's, in order. */
+export async function prepareFiles(key: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]> {
+  const settled = await Promise.allSettled(files.map((file) => preparers[key](file, { maxPixels })));
+  const refused = settled.find((result) => result.status === 'rejected');
+  if (refused) throw refused.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<Float32Array>).value);
+}
+
 /** What a runner needs to know about one model. Plain data, so it can be sent to a worker. */
 export interface ModelSpec {
-  key: string;
+  key: ModelKey;
   bytes: Uint8Array;
   displayPath: string;
   inputName: string;
@@ -26,7 +45,7 @@ export interface ModelSpec {
   sampleShape: number[];
 }
 
-export function modelSpec(key: string, file: ModelFile): ModelSpec {
+export function modelSpec(key: ModelKey, file: ModelFile): ModelSpec {
   return {
     key,
     bytes: file.bytes,
@@ -94,10 +113,12 @@ export class OnnxModelSession {
   }
 }
 
-/** Runs batches of images through named models; the interface the model classes in index.ts use. */
+/** Runs batches through the models; the interface the model objects in index.ts use. */
 export interface InferenceRunner {
   /** Each input is one image of the model's sample shape; returns one output row per input, in order. */
-  run(modelKey: string, images: Float32Array[]): Promise<Float32Array[]>;
+  run(modelKey: ModelKey, images: Float32Array[]): Promise<Float32Array[]>;
+  /** Prepares uploaded image files as the model's card says, then runs them; throws ImageInputError for a refused file. */
+  runFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
 
@@ -108,9 +129,10 @@ export interface RunnerOptions {
   intraOpNumThreads?: number;
 }
 
-function packChunks(spec: ModelSpec, images: Float32Array[]): { input: Float32Array; count: number }[] {
+/** Lays out images back to back in batches of at most MAX_BATCH, checking each image's size. */
+export function packBatches(spec: ModelSpec, images: Float32Array[]): { input: Float32Array; count: number }[] {
   const sampleSize = sizeOf(spec.sampleShape);
-  const chunks: { input: Float32Array; count: number }[] = [];
+  const batches: { input: Float32Array; count: number }[] = [];
   for (let start = 0; start < images.length; start += MAX_BATCH) {
     const slice = images.slice(start, start + MAX_BATCH);
     const input = new Float32Array(slice.length * sampleSize);
@@ -120,9 +142,9 @@ function packChunks(spec: ModelSpec, images: Float32Array[]): { input: Float32Ar
       }
       input.set(image, i * sampleSize);
     });
-    chunks.push({ input, count: slice.length });
+    batches.push({ input, count: slice.length });
   }
-  return chunks;
+  return batches;
 }
 
 function splitRows(output: Float32Array, count: number): Float32Array[] {
@@ -130,15 +152,15 @@ function splitRows(output: Float32Array, count: number): Float32Array[] {
   return Array.from({ length: count }, (_, i) => output.slice(i * width, (i + 1) * width));
 }
 
-function specFor(specs: Map<string, ModelSpec>, key: string): ModelSpec {
+function specFor(specs: Map<ModelKey, ModelSpec>, key: ModelKey): ModelSpec {
   const spec = specs.get(key);
   if (!spec) throw new Error(`No model "${key}" was loaded into this runner.`);
   return spec;
 }
 
-/** Runs inference on the calling thread. Blocks the event loop for the whole inference; see the note at the top. */
+/** Runs preparation and inference on the calling thread. Blocks the event loop throughout; see the note at the top. */
 export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThreads = 1 }: RunnerOptions = {}): Promise<InferenceRunner> {
-  const sessions = new Map<string, OnnxModelSession>();
+  const sessions = new Map<ModelKey, OnnxModelSession>();
   try {
     for (const spec of specs) sessions.set(spec.key, await OnnxModelSession.create(spec, intraOpNumThreads));
   } catch (error) {
@@ -147,15 +169,19 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
   }
   const specsByKey = new Map(specs.map((spec) => [spec.key, spec]));
   let closed = false;
+  const run = async (modelKey: ModelKey, images: Float32Array[]) => {
+    if (closed) throw new Error('The inference runner is closed.');
+    const rows: Float32Array[] = [];
+    for (const { input, count } of packBatches(specFor(specsByKey, modelKey), images)) {
+      rows.push(...splitRows(await sessions.get(modelKey)!.run(input, count), count));
+    }
+    return rows;
+  };
   return {
-    async run(modelKey, images) {
-      if (closed) throw new Error('The inference runner is closed.');
-      const spec = specFor(specsByKey, modelKey);
-      const rows: Float32Array[] = [];
-      for (const { input, count } of packChunks(spec, images)) {
-        rows.push(...splitRows(await sessions.get(modelKey)!.run(input, count), count));
-      }
-      return rows;
+    run,
+    async runFiles(modelKey, files, maxPixels) {
+      specFor(specsByKey, modelKey);
+      return run(modelKey, await prepareFiles(modelKey, files, maxPixels));
     },
     async close() {
       closed = true;
@@ -165,22 +191,25 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
 }
 
 /** Messages between the pool and onnx-worker.ts. */
-export type WorkerRequest = { type: 'run'; id: number; key: string; input: Float32Array; count: number } | { type: 'close' };
+export type WorkerRequest =
+  | { type: 'run'; id: number; key: ModelKey; input: Float32Array; count: number }
+  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
+  | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'load-failed'; file: string; message: string }
   | { type: 'result'; id: number; output: Float32Array }
+  | { type: 'image-refused'; id: number; reason: ImageRejection; message: string }
   | { type: 'failed'; id: number; message: string };
 export interface WorkerSetup {
   specs: ModelSpec[];
   intraOpNumThreads: number;
 }
 
+type TaskRequest = Exclude<WorkerRequest, { type: 'close' }>;
 interface Task {
-  id: number;
-  key: string;
-  input: Float32Array;
-  count: number;
+  request: TaskRequest;
+  transfer: ArrayBuffer[];
   resolve: (output: Float32Array) => void;
   reject: (error: Error) => void;
 }
@@ -220,10 +249,16 @@ function startWorker(setup: WorkerSetup): Promise<Worker> {
   });
 }
 
+function imageRefused(reason: ImageRejection, message: string): ImageInputError {
+  const error = new ImageInputError(reason);
+  error.message = message;
+  return error;
+}
+
 /**
  * A fixed pool of worker threads, each holding its own session of every model (created and warmed up once, at
- * start-up). Requests wait in one FIFO queue; an idle worker takes the next batch. Input buffers are transferred,
- * not copied.
+ * start-up). Requests wait in one FIFO queue; an idle worker takes the next batch. Prepared inputs are
+ * transferred, not copied; uploaded files are copied, since their buffers may belong to a shared pool.
  */
 export async function createWorkerPoolRunner(specs: ModelSpec[], options: RunnerOptions = {}): Promise<InferenceRunner> {
   const cores = availableParallelism();
@@ -249,8 +284,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
       if (member.task || queue.length === 0) continue;
       const task = queue.shift()!;
       member.task = task;
-      const request: WorkerRequest = { type: 'run', id: task.id, key: task.key, input: task.input, count: task.count };
-      member.worker.postMessage(request, [task.input.buffer as ArrayBuffer]);
+      member.worker.postMessage(task.request, task.transfer);
     }
     if (queue.length === 0 && pool.every((member) => !member.task)) {
       for (const wake of idleWaiters) wake();
@@ -261,10 +295,11 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
   for (const member of pool) {
     member.worker.on('message', (reply: WorkerReply) => {
       const task = member.task;
-      if (!task || (reply.type !== 'result' && reply.type !== 'failed') || reply.id !== task.id) return;
+      if (!task || !('id' in reply) || reply.id !== task.request.id) return;
       member.task = null;
       if (reply.type === 'result') task.resolve(reply.output);
-      else task.reject(new Error(`Inference failed for model "${task.key}": ${reply.message}`));
+      else if (reply.type === 'image-refused') task.reject(imageRefused(reply.reason, reply.message));
+      else task.reject(new Error(`Inference failed for model "${task.request.key}": ${reply.message}`));
       dispatch();
     });
     member.worker.on('error', (error) => {
@@ -275,7 +310,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
       const lost = member.task;
       member.task = null;
       pool.splice(pool.indexOf(member), 1);
-      lost?.reject(new Error(`Inference worker exited with code ${code} during a batch of model "${lost.key}".`));
+      lost?.reject(new Error(`Inference worker exited with code ${code} during a batch of model "${lost.request.key}".`));
       if (pool.length === 0) {
         for (const task of queue.splice(0)) task.reject(new Error('No inference worker is left running.'));
       }
@@ -283,20 +318,31 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
     });
   }
 
-  const runChunk = (key: string, input: Float32Array, count: number) =>
+  const enqueue = (request: TaskRequest, transfer: ArrayBuffer[]) =>
     new Promise<Float32Array>((resolve, reject) => {
-      queue.push({ id: nextId++, key, input, count, resolve, reject });
+      queue.push({ request, transfer, resolve, reject });
       dispatch();
     });
+  const checkOpen = (modelKey: ModelKey) => {
+    if (closing) throw new Error('The inference runner is closed.');
+    if (pool.length === 0) throw new Error('No inference worker is left running.');
+    return specFor(specsByKey, modelKey);
+  };
 
   return {
     async run(modelKey, images) {
-      if (closing) throw new Error('The inference runner is closed.');
-      if (pool.length === 0) throw new Error('No inference worker is left running.');
-      const spec = specFor(specsByKey, modelKey);
-      const chunks = packChunks(spec, images);
-      const outputs = await Promise.all(chunks.map(({ input, count }) => runChunk(modelKey, input, count)));
-      return outputs.flatMap((output, i) => splitRows(output, chunks[i]!.count));
+      const batches = packBatches(checkOpen(modelKey), images);
+      const outputs = await Promise.all(
+        batches.map(({ input, count }) => enqueue({ type: 'run', id: nextId++, key: modelKey, input, count }, [input.buffer as ArrayBuffer])),
+      );
+      return outputs.flatMap((output, i) => splitRows(output, batches[i]!.count));
+    },
+    async runFiles(modelKey, files, maxPixels) {
+      checkOpen(modelKey);
+      const batches: Uint8Array[][] = [];
+      for (let start = 0; start < files.length; start += MAX_BATCH) batches.push(files.slice(start, start + MAX_BATCH));
+      const outputs = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
+      return outputs.flatMap((output, i) => splitRows(output, batches[i]!.length));
     },
     close() {
       // Requests already accepted are answered; then each worker releases its sessions and exits.

@@ -1,7 +1,8 @@
 /** Entry point of one inference worker thread (started by createWorkerPoolRunner in onnx-runner.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
+import { ImageInputError } from './image-input.js';
 import { ModelLoadError } from './model-file.js';
-import { OnnxModelSession, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
+import { OnnxModelSession, packBatches, prepareFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -18,6 +19,14 @@ try {
   port.close();
 }
 
+async function runBatch(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<Float32Array> {
+  const session = sessions.get(request.key)!;
+  if (request.type === 'run') return session.run(request.input, request.count);
+  // The pool sends at most MAX_BATCH files, so they pack into a single batch.
+  const [batch] = packBatches(session.spec, await prepareFiles(request.key, request.files, request.maxPixels));
+  return session.run(batch!.input, batch!.count);
+}
+
 port.on('message', async (request: WorkerRequest) => {
   if (request.type === 'close') {
     await Promise.all([...sessions.values()].map((session) => session.release()));
@@ -25,9 +34,10 @@ port.on('message', async (request: WorkerRequest) => {
     return;
   }
   try {
-    const output = await sessions.get(request.key)!.run(request.input, request.count);
+    const output = await runBatch(request);
     reply({ type: 'result', id: request.id, output }, [output.buffer as ArrayBuffer]);
   } catch (error) {
-    reply({ type: 'failed', id: request.id, message: (error as Error).message });
+    if (error instanceof ImageInputError) reply({ type: 'image-refused', id: request.id, reason: error.reason, message: error.message });
+    else reply({ type: 'failed', id: request.id, message: (error as Error).message });
   }
 });

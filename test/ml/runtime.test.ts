@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadDigitModel, loadModels, loadSignatureModel, ModelLoadError, type Models } from '../../src/ml/index.js';
+import sharp from 'sharp';
+import { ImageInputError, loadDigitModel, loadModels, loadSignatureModel, ModelLoadError, prepareDigit, prepareSignature, type Models } from '../../src/ml/index.js';
 import { MAX_BATCH } from '../../src/ml/onnx-runner.js';
 import { copyFixtureModels, fixtureModelsDir, hasShippedModel, noiseImage, shippedModelsDir } from '../helpers/ml-models.js';
 
@@ -176,6 +177,53 @@ describe('inference in the worker pool', () => {
     const [expected] = await models.digits.classify([image]);
     const [actual] = await onMainThread.classify([image]);
     assertRowsClose(actual!.probabilities, expected!.probabilities);
+  });
+});
+
+/** Black pen strokes on white paper, as a PNG file. */
+function penDrawing(width: number, height: number, path: string): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#fff"/>
+    <path d="${path}" fill="none" stroke="#000" stroke-width="${Math.max(3, width / 20)}" stroke-linecap="round"/></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+describe('image files prepared and run in the workers', () => {
+  let models: Models;
+  before(async () => {
+    models = await loadModels({ modelsDir: fixtureModelsDir, workers: 2, maxPixels: 1_000_000 });
+  });
+  after(() => models.close());
+
+  test('classifyFiles gives what prepareDigit followed by classify gives', async () => {
+    const files = [await penDrawing(200, 200, 'M 60 40 L 140 40 L 80 170'), await penDrawing(300, 300, 'M 150 40 L 150 260')];
+    const expected = await models.digits.classify(await Promise.all(files.map((file) => prepareDigit(file, { maxPixels: 1_000_000 }))));
+    const actual = await models.digits.classifyFiles(files);
+    actual.forEach((prediction, i) => assertRowsClose(prediction.probabilities, expected[i]!.probabilities));
+  });
+
+  test('embedFiles gives what prepareSignature followed by embed gives', async () => {
+    const file = await penDrawing(600, 200, 'M 40 150 C 120 20, 200 190, 300 100 S 480 40, 560 150');
+    const [expected] = await models.signatures.embed([await prepareSignature(file, { maxPixels: 1_000_000 })]);
+    const [actual] = await models.signatures.embedFiles([file]);
+    assertRowsClose(actual!, expected!);
+  });
+
+  test('a refused file comes back from the worker as an ImageInputError with its reason', async () => {
+    const drawn = await penDrawing(200, 200, 'M 60 40 L 140 40 L 80 170');
+    const blank = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const reasonOf = (promise: Promise<unknown>) =>
+      promise.then(
+        () => assert.fail('the file was accepted'),
+        (error: unknown) => {
+          assert.ok(error instanceof ImageInputError, `expected an ImageInputError, got ${String(error)}`);
+          return error.reason;
+        },
+      );
+    assert.equal(await reasonOf(models.digits.classifyFiles([drawn, new TextEncoder().encode('not an image')])), 'unsupported_type');
+    assert.equal(await reasonOf(models.signatures.embedFiles([blank])), 'no_ink');
+    const large = await sharp({ create: { width: 1100, height: 1000, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    assert.equal(await reasonOf(models.digits.classifyFiles([large])), 'too_many_pixels', 'the limit given to loadModels applies');
+    assert.equal(await reasonOf(models.digits.classifyFiles([drawn], { maxPixels: 100 })), 'too_many_pixels', 'a limit given per call wins');
   });
 });
 
