@@ -116,8 +116,12 @@ interface Subject {
   name: 'digits' | 'signatures';
   draw: (seed: number) => Promise<Uint8Array>;
   prepare: (bytes: Uint8Array) => Promise<Float32Array>;
-  /** Loads the model with the given runner and returns a function running a batch, plus close. */
-  load: (runner: 'workers' | 'main-thread') => Promise<{ infer: (images: Float32Array[]) => Promise<unknown>; close: () => Promise<void> }>;
+  /** Loads the model with the given runner: run prepared images, prepare and run files in the runner, close. */
+  load: (runner: 'workers' | 'main-thread') => Promise<{
+    infer: (images: Float32Array[]) => Promise<unknown>;
+    inferFiles: (files: Uint8Array[]) => Promise<unknown>;
+    close: () => Promise<void>;
+  }>;
 }
 
 const subjects: Subject[] = [
@@ -126,8 +130,8 @@ const subjects: Subject[] = [
     draw: drawnDigitPng,
     prepare: (bytes) => prepareDigit(bytes, { maxPixels }),
     async load(runner) {
-      const model = await loadDigitModel(modelsDir, { runner });
-      return { infer: (images) => model.classify(images), close: () => model.close() };
+      const model = await loadDigitModel(modelsDir, { runner, maxPixels });
+      return { infer: (images) => model.classify(images), inferFiles: (files) => model.classifyFiles(files), close: () => model.close() };
     },
   },
   {
@@ -135,8 +139,8 @@ const subjects: Subject[] = [
     draw: drawnSignaturePng,
     prepare: (bytes) => prepareSignature(bytes, { maxPixels }),
     async load(runner) {
-      const model = await loadSignatureModel(modelsDir, { runner });
-      return { infer: (images) => model.embed(images), close: () => model.close() };
+      const model = await loadSignatureModel(modelsDir, { runner, maxPixels });
+      return { infer: (images) => model.embed(images), inferFiles: (files) => model.embedFiles(files), close: () => model.close() };
     },
   },
 ];
@@ -158,7 +162,10 @@ async function benchmark(subject: Subject) {
     results.push(await measure(`infer, workers, batch ${batch}, ${concurrency} in flight`, concurrency, batch, (i) => workers.infer(batchOf(batch, i))));
   }
   for (const concurrency of [1, 4, 16]) {
-    results.push(await measure(`prepare+infer, workers, ${concurrency} in flight`, concurrency, 1, async (i) => workers.infer([await subject.prepare(file(i))])));
+    results.push(await measure(`prepare here, infer in workers, ${concurrency} in flight`, concurrency, 1, async (i) => workers.infer([await subject.prepare(file(i))])));
+  }
+  for (const concurrency of [1, 4, 16]) {
+    results.push(await measure(`prepare+infer in workers (files), ${concurrency} in flight`, concurrency, 1, (i) => workers.inferFiles([file(i)])));
   }
   await workers.close();
 

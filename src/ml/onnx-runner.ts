@@ -7,12 +7,17 @@ import { ModelLoadError, type ModelCard, type ModelFile } from './model-file.js'
 import { prepareSignature } from './signature-image.js';
 
 /*
- * Why inference runs in worker threads (measured 2026-11-24 on the 2-core dev box, onnxruntime-node 1.30):
- * InferenceSession.run() only defers to setImmediate and then runs the graph synchronously on the calling
- * thread, so the whole inference holds the event loop. One 200x200 signature through a 5-conv embedder took
- * 5-12 ms at batch 1 and ~90 ms at batch 8; the digit CNN took 0.6 ms at batch 1 but 16 ms at batch 8 and
- * 40 ms at batch 32. Everything above the 2 ms budget goes to the worker pool, so both models run there;
- * the main-thread runner stays for the benchmark that compares the two.
+ * Why preparation and inference run in worker threads (measured 2026-11-24 on the shared 2-core dev box, AMD EPYC,
+ * onnxruntime-node 1.30; figures in bench/README.md): InferenceSession.run() only defers to setImmediate and then
+ * runs the graph synchronously on the calling thread, so an inference holds the event loop for its whole length.
+ * On the main thread the longest event-loop stall was 27-34 ms for single signatures (p50 4.6 ms per image) and
+ * 240-270 ms for a batch of 32, 14 ms for single digits and 38-40 ms for a batch of 32 digits: far above the 2 ms
+ * budget. prepareDigit / prepareSignature also compute in JavaScript (p50 15-20 ms per image, stalls of 12-40 ms).
+ * So both models run in one pool of workers, and the *Files methods prepare there too. With the pool the longest
+ * stalls were 5-25 ms, where an idle process on the same busy box (load ~3.5 from other jobs) saw 5-11 ms: the box's
+ * noise, not the models, which that box cannot resolve below ~10 ms. Pool size: workers = cores, one
+ * onnxruntime thread each; one worker with two threads gave lower throughput (50 vs 74-83 signatures/s).
+ * The main-thread runner stays for the benchmark that makes this comparison.
  */
 
 /** Large requests are cut into batches of at most this many images so one request cannot hog a worker for long. */
