@@ -28,6 +28,7 @@ export interface DigitModel {
    * Throws the ImageInputError of the first refused file.
    */
   classifyFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitPrediction[]>;
+  /** Answers the requests already made, then stops the workers (shared with the signature model under loadModels). */
   close(): Promise<void>;
 }
 
@@ -39,6 +40,7 @@ export interface SignatureModel {
   embed(images: Float32Array[]): Promise<Float32Array[]>;
   /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
   embedFiles(files: Uint8Array[], options?: ImageLimits): Promise<Float32Array[]>;
+  /** Answers the requests already made, then stops the workers (shared with the digit model under loadModels). */
   close(): Promise<void>;
 }
 
