@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 
   let models;
   try {
-    models = await loadModels({ modelsDir: config.modelsDir });
+    models = await loadModels({ modelsDir: config.modelsDir, maxPixels: config.uploads.maxImagePixels });
   } catch (err) {
     if (err instanceof ModelLoadError) {
       console.error(err.message);
