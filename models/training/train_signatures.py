@@ -64,6 +64,11 @@ def parse_args():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--steps-per-epoch", type=int, default=60,
                         help="training steps between validations (a few for smoke runs)")
+    parser.add_argument("--checkpoints", help="folder for best.pt and run.json (default: <cache>/signatures)")
+    parser.add_argument("--head", choices=("spatial", "average"), default="spatial",
+                        help="how the last feature map becomes the embedding (see SignatureEmbedder)")
+    parser.add_argument("--triplet-weight", type=float, default=1.0,
+                        help="weight of the triplet loss against the margin softmax")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the saved best checkpoint (a fresh classification head and schedule)")
     parser.add_argument("--export-only", action="store_true",
@@ -177,9 +182,11 @@ def conv_block(inputs, outputs, kernel=3, stride=1):
 
 
 class SignatureEmbedder(nn.Module):
-    """1x200x200 ink map -> L2-normalised 128-d embedding. The stride-2 first layer keeps it fast on a CPU."""
+    """1x200x200 ink map -> L2-normalised 128-d embedding. The stride-2 first layer keeps it fast on a CPU.
+    head 'average' pools the last 6x6 feature map globally (position-free); 'spatial' squeezes it to 64 channels and
+    keeps the 6x6 layout, like the raw pixels do (where each part of a signature lies is much of its identity)."""
 
-    def __init__(self):
+    def __init__(self, head="spatial"):
         super().__init__()
         self.features = nn.Sequential(
             conv_block(1, 32, kernel=5, stride=2), nn.MaxPool2d(2),  # 50x50
@@ -188,10 +195,16 @@ class SignatureEmbedder(nn.Module):
             conv_block(128, 256), nn.MaxPool2d(2),  # 6x6
             conv_block(256, 256),
         )
-        self.projection = nn.Linear(256, EMBEDDING)
+        self.head = head
+        if head == "average":
+            self.projection = nn.Linear(256, EMBEDDING)
+        else:
+            self.squeeze = conv_block(256, 64, kernel=1)
+            self.projection = nn.Sequential(nn.Dropout(0.3), nn.Linear(64 * 6 * 6, EMBEDDING))
 
     def forward(self, image):
-        pooled = self.features(image).mean(dim=(2, 3))
+        features = self.features(image)
+        pooled = features.mean(dim=(2, 3)) if self.head == "average" else self.squeeze(features).flatten(1)
         return F.normalize(self.projection(pooled), dim=1)
 
 
@@ -325,9 +338,13 @@ def report(results, rule, threshold):
 
 # ---------------------------------------------------------------- training
 
+def training_settings(args):
+    return {name: getattr(args, name) for name in ("seed", "lr", "triplet_weight", "head", "minutes", "steps_per_epoch", "threads")}
+
+
 def train(args, dataset, split, checkpoint_dir):
     train_writers = [(s, w) for s in SETS for w in split[s]["train"]]
-    model = SignatureEmbedder()
+    model = SignatureEmbedder(args.head)
     best_path = os.path.join(checkpoint_dir, "best.pt")
     run_path = os.path.join(checkpoint_dir, "run.json")
     previous_runs = []
@@ -363,7 +380,7 @@ def train(args, dataset, split, checkpoint_dir):
             classification = head(embedding, labels)
             triplet = batch_hard_triplet(embedding, labels)
             optimizer.zero_grad()
-            (classification + triplet).backward()
+            (classification + args.triplet_weight * triplet).backward()
             optimizer.step()
             totals += [classification.item(), triplet.item()]
             step += 1
@@ -379,7 +396,7 @@ def train(args, dataset, split, checkpoint_dir):
         if errors[rule] < best["error"]:
             best = {"error": errors[rule], "epoch": epoch}
             torch.save(model.state_dict(), best_path)
-    run = {"seconds": round(time.time() - started), "steps": step, "epochs": epoch, "best_epoch": best["epoch"], "history": history,
+    run = {"settings": training_settings(args), "seconds": round(time.time() - started), "steps": step, "epochs": epoch, "best_epoch": best["epoch"], "history": history,
            "previous_runs": previous_runs}
     with open(run_path, "w") as f:
         json.dump(run, f, indent=1)
@@ -400,6 +417,8 @@ def export_onnx(model, path):
 
 
 def write_card(args, split, run, rule, threshold, validation, test, file_info, parameters, image_count):
+    # The settings of the run that made the checkpoint, which --export-only may not repeat on its command line.
+    settings = run.get("settings", training_settings(args))
     card = {
         "name": "signatures",
         "version": args.version,
@@ -445,21 +464,24 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
             "licence": "Both sets are distributed by their authors for research use only; this model is trained on them and inherits that restriction. Check the terms before any commercial use.",
             "images_after_deduplication": image_count,
         },
-        "split": split | {"method": f"per set: seeded permutation (seed {args.seed} + set number) of the sorted writer list; first writers held out for test, next for validation, rest for training"},
+        "split": split | {"method": f"per set: seeded permutation (seed {settings['seed']} + set number) of the sorted writer list; first writers held out for test, next for validation, rest for training"},
         "training": {
-            "objective": f"cosine-margin softmax (scale {MARGIN_SOFTMAX_SCALE}, margin {MARGIN_SOFTMAX_MARGIN}) over 2 classes per training writer (genuine, skilled forgeries of that writer) + batch-hard triplet loss (margin {TRIPLET_MARGIN} on cosine), anchors genuine",
+            "architecture": "conv5x5/2(32)-maxpool-conv3x3(64)-maxpool-conv3x3(128)-maxpool-conv3x3(256)-maxpool-conv3x3(256), each with batch norm and ReLU; "
+                            + ("global average pool, linear 256->128" if settings["head"] == "average" else "1x1 conv to 64 channels keeping the 6x6 layout, dropout 0.3, linear 2304->128")
+                            + ", L2 normalisation",
+            "objective": f"cosine-margin softmax (scale {MARGIN_SOFTMAX_SCALE}, margin {MARGIN_SOFTMAX_MARGIN}) over 2 classes per training writer (genuine, skilled forgeries of that writer) + {settings['triplet_weight']:g} x batch-hard triplet loss (margin {TRIPLET_MARGIN} on cosine), anchors genuine",
             "batch": f"{WRITERS_PER_BATCH} writers x ({GENUINE_PER_WRITER} genuine + {FORGED_PER_WRITER} forged)",
             "augmentation": "rotation +-5 deg, shear +-0.15, scale 0.85-1.02, shift +-5%; 25% thicker strokes (3x3 max filter); ink gamma 0.7-1.4",
-            "optimiser": f"AdamW lr {args.lr}, weight decay 1e-4, 100-step warm-up, cosine decay over the time budget",
-            "seed": args.seed,
-            "budget_minutes": args.minutes,
+            "optimiser": f"AdamW lr {settings['lr']}, weight decay 1e-4, 100-step warm-up, cosine decay over the time budget",
+            "seed": settings["seed"],
+            "budget_minutes": settings["minutes"],
             "epochs": run.get("epochs"),
-            "steps_per_epoch": args.steps_per_epoch,
+            "steps_per_epoch": settings["steps_per_epoch"],
             "best_epoch": run.get("best_epoch"),
             "seconds": run.get("seconds"),
             "resumed_from_runs": [{k: r.get(k) for k in ("seconds", "steps", "epochs", "best_epoch", "history")} for r in run.get("previous_runs", [])],
             "total_seconds": run.get("seconds", 0) + sum(r.get("seconds", 0) for r in run.get("previous_runs", [])),
-            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {args.threads}",
+            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {settings['threads']}",
             "history": run.get("history"),
         },
         "evaluation": {
@@ -478,7 +500,7 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
     achieved = ", ".join(f"{100 * test[s]['eer_skilled']:.1f}% on {s}" for s in SETS)
     card["limitations"] = [
         f"Held-out skilled-forgery EER is {achieved}; the target is at most 8% per set and published systems reach about 2% on BHSig260-Bengali.",
-        f"Trained for {args.minutes:g} minutes on one CPU thread shared with another training job: a few hundred steps, far from converged. "
+        f"Trained for {settings['minutes']:g} minutes on one CPU thread shared with another training job: a few hundred steps, far from converged. "
         "Most of the gap should close with more compute: hours of training (a GPU), a wider network, and more epochs of augmentation.",
         "At 200x200 a 1000-px-wide Bengali signature keeps its aspect ratio in a 200x56 strip, so its strokes are about 1 px wide; "
         "a wider input (e.g. 400x150) or crops at full resolution would keep the detail that separates skilled forgeries.",
@@ -500,7 +522,7 @@ def main():
     args = parse_args()
     seed_everything(args.seed)
     torch.set_num_threads(args.threads)
-    checkpoint_dir = os.path.join(args.cache, "signatures")
+    checkpoint_dir = args.checkpoints or os.path.join(args.cache, "signatures")
     os.makedirs(checkpoint_dir, exist_ok=True)
     dataset = Dataset(args.cache, args.data)
     split = split_writers(dataset, args.seed)
@@ -511,7 +533,7 @@ def main():
             run = json.load(f)
     else:
         run = train(args, dataset, split, checkpoint_dir)
-    model = SignatureEmbedder()
+    model = SignatureEmbedder(run.get("settings", training_settings(args))["head"])
     model.load_state_dict(torch.load(os.path.join(checkpoint_dir, "best.pt")))
     validation_results = evaluate(model, dataset, split, "validation")
     errors = {rule: validation_error(validation_results, rule) for rule in RULES}
