@@ -281,7 +281,7 @@ def write_card(args, run, test_report, parameters, onnx_path):
             "steps": [
                 "Decode with decodeToGray (src/ml/image-input.ts): type sniffed from magic bytes, EXIF orientation applied, transparency flattened on white, converted to 8-bit grayscale.",
                 "Images larger than 512 px on the longer side are first reduced to 512 px by area averaging.",
-                "Polarity: the paper level is the median of the border pixels (a ring 2% of the shorter side thick); ink is on the side (1st or 99th percentile of the image) that lies further from it, so dark ink is inverted. Result: ink bright.",
+                "Polarity: the paper level is the median of the border pixels (a ring 2% of the shorter side thick); ink is on the side whose extreme (the level of the darkest or brightest 0.05% of pixels, at least 4) lies further from it, so dark ink is inverted. Result: ink bright.",
                 "No ink: if the strongest ink (the level reached by the brightest 0.05% of pixels, at least 4) is less than 40 grey levels above the paper -> ImageInputError('no_ink').",
                 "Local paper level for uneven lighting: 25th percentile of each block of a 4x4 grid, interpolated bilinearly, kept between the border paper level and 35% of the way to the strongest ink; subtracted, negatives to 0.",
                 "Ink threshold T: Otsu on the ink levels, clamped to 25%-60% of the strongest ink. Hysteresis: 8-connected regions of pixels >= T/4 that reach T somewhere are ink; regions whose part >= T is under 5% of the largest region's are dropped as specks.",

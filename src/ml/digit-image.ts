@@ -55,7 +55,8 @@ function inkIntensity(image: FloatImage): FloatImage {
   const { data, width, height } = image;
   const paper = borderHistogram(image).percentile(0.5);
   const levels = LevelHistogram.of(data);
-  const inkIsDark = paper - levels.percentile(0.01) >= levels.percentile(0.99) - paper;
+  // Extremes of a handful of pixels, not wider percentiles: a thin digit in a big photo is a tiny share of it, and a shadow must not outvote it.
+  const inkIsDark = paper - levels.robustMinimum() >= levels.robustMaximum() - paper;
   const oriented = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) oriented[i] = inkIsDark ? 255 - data[i]! : data[i]!;
   const orientedPaper = inkIsDark ? 255 - paper : paper;
@@ -160,8 +161,16 @@ class LevelHistogram {
 
   /** The level that at least a handful of pixels reach: the maximum, minus stray hot pixels. */
   robustMaximum(): number {
-    const handful = Math.max(4, Math.round(this.total * 0.0005));
-    return this.percentile(1 - handful / this.total);
+    return this.percentile(1 - this.handful() / this.total);
+  }
+
+  /** The minimum, minus stray dead pixels. */
+  robustMinimum(): number {
+    return this.percentile(this.handful() / this.total);
+  }
+
+  private handful(): number {
+    return Math.max(4, Math.round(this.total * 0.0005));
   }
 
   /** The level that best splits the histogram into two classes (largest between-class variance). */
