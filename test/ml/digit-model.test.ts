@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
 import { DIGIT_MEAN, DIGIT_STD, prepareDigit } from '../../src/ml/digit-image.js';
 import { loadDigitModel, type DigitModel } from '../../src/ml/index.js';
 import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
@@ -14,11 +15,8 @@ import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, mnistTestFilesPresent, readMni
  */
 
 const datasetsDir = process.env.INKWELL_DATASETS_DIR ?? DEFAULT_DATASETS_DIR;
-const skipReason = !mnistTestFilesPresent(datasetsDir)
-  ? `MNIST test files not found in ${path.join(datasetsDir, 'mnist')} (set INKWELL_DATASETS_DIR)`
-  : !hasShippedModel('digits')
-    ? 'models/digits.onnx or models/digits.json is missing'
-    : false;
+const modelMissing = hasShippedModel('digits') ? false : 'models/digits.onnx or models/digits.json is missing';
+const skipReason = modelMissing || (mnistTestFilesPresent(datasetsDir) ? false : `MNIST test files not found in ${path.join(datasetsDir, 'mnist')} (set INKWELL_DATASETS_DIR)`);
 if (skipReason) console.log(`skipping the digit model tests: ${skipReason}`);
 
 interface DigitCard {
@@ -76,5 +74,69 @@ describe('the shipped digit model', { skip: skipReason }, () => {
       Math.abs(measured - card.evaluation.production_path.accuracy) <= 0.3,
       `production path ${measured.toFixed(2)}%, card ${card.evaluation.production_path.accuracy}%`,
     );
+  });
+});
+
+/** Each digit as a canvas user might draw it, in a 100x120 box. */
+const DRAWN_DIGITS = [
+  'M 50 10 C 15 10 15 110 50 110 C 85 110 85 10 50 10 Z',
+  'M 40 25 L 55 10 L 55 110',
+  'M 20 35 C 20 0 85 0 80 35 C 75 60 30 80 20 110 L 85 110',
+  'M 20 20 C 40 0 85 5 80 30 C 75 55 45 55 45 58 C 90 60 90 110 50 110 C 35 110 25 105 18 98',
+  'M 60 10 L 15 80 L 85 80 M 65 45 L 65 115',
+  'M 80 10 L 30 10 L 25 55 C 60 40 90 60 85 85 C 80 115 35 115 20 100',
+  'M 75 15 C 40 5 20 50 22 80 C 25 115 80 115 80 85 C 80 55 35 55 24 80',
+  'M 15 12 L 85 12 L 40 110',
+  'M 50 60 C 10 50 20 10 50 10 C 80 10 90 50 50 60 C 5 70 15 112 50 112 C 85 112 95 70 50 60 Z',
+  'M 78 40 C 78 5 22 5 22 40 C 22 70 78 70 78 40 L 75 112',
+];
+
+function drawing(path: string, { width, height, placement, stroke, ink, paper }: { width: number; height: number; placement: string; stroke: number; ink: string; paper: string | null }) {
+  const background = paper ? `<rect width="100%" height="100%" fill="${paper}"/>` : '';
+  return Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${background}<g transform="${placement}">` +
+      `<path d="${path}" fill="none" stroke="${ink}" stroke-width="${stroke}" stroke-linecap="round" stroke-linejoin="round"/></g></svg>`,
+  );
+}
+
+describe('the shipped digit model on drawn digits', { skip: modelMissing }, () => {
+  let model: DigitModel;
+  before(async () => {
+    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
+  });
+  after(() => model?.close());
+
+  async function read(images: Buffer[]): Promise<number[]> {
+    const prepared = await Promise.all(images.map((image) => prepareDigit(new Uint8Array(image), { maxPixels: 1_000_000 })));
+    return (await model.classify(prepared)).map((p) => p.digit);
+  }
+
+  for (const stroke of [4, 10, 18]) {
+    test(`when each digit is drawn on a transparent canvas with a ${stroke} px brush, then all ten are read correctly`, async () => {
+      const pngs = await Promise.all(
+        DRAWN_DIGITS.map((path) =>
+          sharp(drawing(path, { width: 280, height: 280, placement: 'translate(70 60) scale(1.4)', stroke, ink: '#000', paper: null })).png().toBuffer(),
+        ),
+      );
+      assert.deepEqual(await read(pngs), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+  }
+
+  test('when each digit is photographed small on grey paper under a shadow, then all ten are read correctly', async () => {
+    const shadow = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><defs><linearGradient id="s" x2="1" y2="1">' +
+        '<stop offset="0" stop-color="#000" stop-opacity="0"/><stop offset="1" stop-color="#000" stop-opacity="0.5"/>' +
+        '</linearGradient></defs><rect width="100%" height="100%" fill="url(#s)"/></svg>',
+    );
+    const photos = await Promise.all(
+      DRAWN_DIGITS.map((path) =>
+        sharp(drawing(path, { width: 640, height: 480, placement: 'translate(380 200) rotate(8) scale(1.1)', stroke: 6, ink: '#2a2a40', paper: '#d8d0c0' }))
+          .composite([{ input: shadow }])
+          .blur(1.2)
+          .jpeg({ quality: 75 })
+          .toBuffer(),
+      ),
+    );
+    assert.deepEqual(await read(photos), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
