@@ -41,7 +41,7 @@ interface FloatImage {
 }
 
 function shrinkToAtMost(image: GrayImage, side: number): FloatImage {
-  const floats = { data: Float32Array.from(image.data), width: image.width, height: image.height };
+  const floats = { data: new Float32Array(image.data), width: image.width, height: image.height };
   const scale = side / Math.max(image.width, image.height);
   if (scale >= 1) return floats;
   return resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
@@ -306,40 +306,53 @@ function normalise(image: FloatImage): Float32Array {
 
 /** Separable resampling: area averaging along an axis that shrinks (anti-aliased, as MNIST's downsampling), linear along one that grows. */
 function resample(image: FloatImage, width: number, height: number): FloatImage {
-  const rows = resampleAxis(image.data, image.width, image.height, width, true);
-  return { data: resampleAxis(rows, width, image.height, height, false), width, height };
-}
-
-function resampleAxis(data: Float32Array, width: number, height: number, target: number, alongRows: boolean): Float32Array {
-  const sourceLength = alongRows ? width : height;
-  const lines = alongRows ? height : width;
-  const out = new Float32Array(alongRows ? target * height : width * target);
-  const at = (line: number, i: number) => (alongRows ? data[line * width + i]! : data[i * width + line]!);
-  const put = (line: number, i: number, v: number) => {
-    if (alongRows) out[line * target + i] = v;
-    else out[i * width + line] = v;
-  };
-  const step = sourceLength / target;
-  for (let line = 0; line < lines; line++) {
-    for (let i = 0; i < target; i++) {
-      if (step >= 1) {
-        const start = i * step;
-        const end = start + step;
-        let sum = 0;
-        for (let s = Math.floor(start); s < Math.min(sourceLength, Math.ceil(end)); s++) {
-          sum += at(line, s) * (Math.min(end, s + 1) - Math.max(start, s));
-        }
-        put(line, i, sum / step);
-      } else {
-        const centre = clamp((i + 0.5) * step - 0.5, 0, sourceLength - 1);
-        const s0 = Math.floor(centre);
-        const s1 = Math.min(sourceLength - 1, s0 + 1);
-        const f = centre - s0;
-        put(line, i, at(line, s0) * (1 - f) + at(line, s1) * f);
-      }
+  const { data, width: sourceWidth, height: sourceHeight } = image;
+  const columnTaps = tapsFor(sourceWidth, width);
+  const rows = new Float32Array(width * sourceHeight);
+  for (let y = 0; y < sourceHeight; y++) {
+    const source = y * sourceWidth;
+    for (let x = 0; x < width; x++) {
+      const { first, weights } = columnTaps[x]!;
+      let sum = 0;
+      for (let k = 0; k < weights.length; k++) sum += weights[k]! * data[source + first + k]!;
+      rows[y * width + x] = sum;
     }
   }
-  return out;
+  // Whole rows are accumulated at a time so the vertical pass reads memory in order.
+  const out = new Float32Array(width * height);
+  tapsFor(sourceHeight, height).forEach(({ first, weights }, y) => {
+    for (let k = 0; k < weights.length; k++) {
+      const weight = weights[k]!;
+      const source = (first + k) * width;
+      for (let x = 0; x < width; x++) out[y * width + x]! += weight * rows[source + x]!;
+    }
+  });
+  return { data: out, width, height };
+}
+
+interface Taps {
+  first: number;
+  weights: Float32Array;
+}
+
+/** For each output position, the source positions (from `first` on) and their weights. */
+function tapsFor(sourceLength: number, targetLength: number): Taps[] {
+  const step = sourceLength / targetLength;
+  return Array.from({ length: targetLength }, (_, i) => {
+    if (step >= 1) {
+      const start = i * step;
+      const end = start + step;
+      const first = Math.floor(start);
+      const last = Math.min(sourceLength, Math.ceil(end));
+      const weights = Float32Array.from({ length: last - first }, (_, k) => (Math.min(end, first + k + 1) - Math.max(start, first + k)) / step);
+      return { first, weights };
+    }
+    const centre = clamp((i + 0.5) * step - 0.5, 0, sourceLength - 1);
+    const first = Math.min(Math.floor(centre), sourceLength - 2);
+    if (first < 0) return { first: 0, weights: Float32Array.of(1) };
+    const fraction = centre - first;
+    return { first, weights: Float32Array.of(1 - fraction, fraction) };
+  });
 }
 
 function clamp(value: number, low: number, high: number): number {
