@@ -10,7 +10,7 @@ const DIGIT_BOX = 20;
 const WORKING_SIDE = 512;
 /** Ink weaker than this many grey levels above the paper is sensor or JPEG noise, not writing. */
 const MIN_INK_CONTRAST = 40;
-/** Specks smaller than this share of the largest ink stroke are dust or noise, not part of the digit. */
+/** Ink regions whose strong part is smaller than this share of the largest region's are dust or noise, not part of the digit. */
 const MIN_COMPONENT_SHARE = 0.05;
 /** Background is estimated per block of a BACKGROUND_GRID x BACKGROUND_GRID grid to follow uneven lighting in photos. */
 const BACKGROUND_GRID = 4;

@@ -106,6 +106,11 @@ describe('the shipped digit model on drawn digits', { skip: modelMissing }, () =
   });
   after(() => model?.close());
 
+  test("when the card states the input normalisation, then it is the one prepareDigit applies", () => {
+    const { preprocessing } = model.card as unknown as { preprocessing: { mean: number; std: number } };
+    assert.deepEqual([preprocessing.mean, preprocessing.std], [DIGIT_MEAN, DIGIT_STD]);
+  });
+
   async function read(images: Buffer[]): Promise<number[]> {
     const prepared = await Promise.all(images.map((image) => prepareDigit(new Uint8Array(image), { maxPixels: 1_000_000 })));
     return (await model.classify(prepared)).map((p) => p.digit);
