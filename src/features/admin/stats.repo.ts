@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import type { RequestLogEntry } from '../../http/request-log.js';
 
 export interface RouteKey {
   method: string;
@@ -11,17 +12,10 @@ export interface Counts {
   serverErrors: number;
 }
 
-export interface RequestRow {
+/** One logged request as the request list shows it. */
+export interface RequestRow extends RequestLogEntry {
   id: number;
-  at: number;
-  userId: number | null;
   username: string | null;
-  method: string;
-  route: string;
-  status: number;
-  durationMs: number;
-  bytes: number;
-  requestId: string;
 }
 
 export interface RequestFilter {
