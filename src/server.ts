@@ -3,11 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, resolveSessionSecret } from './config.js';
-import { openDatabase } from './db/database.js';
-import { migrate } from './db/migrate.js';
+import { openMigratedDatabase } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { loadModels, ModelLoadError } from './ml/index.js';
-import { migrationsDir } from './paths.js';
 
 /** Composition root, in stages: config -> database -> migrations -> models -> app -> listen; then graceful stop. */
 async function main(): Promise<void> {
@@ -23,8 +21,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
 
-  const db = openDatabase(config.databaseFile);
-  const applied = migrate(db, migrationsDir);
+  const { db, applied } = openMigratedDatabase(config.databaseFile);
   if (applied.length) logger.info({ applied }, 'database migrated');
 
   let models;

@@ -1,11 +1,9 @@
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { migrate } from '../db/migrate.js';
+import { openMigratedDatabase } from '../db/migrate.js';
 import { createAccountsService, type AccountsService, type UserSummary } from '../features/accounts/index.js';
 import { AppError, ValidationError } from '../http/errors.js';
-import { migrationsDir } from '../paths.js';
 
 /**
  * Offline user administration for whoever runs the server: `npm run admin -- <command>`. It opens the
@@ -54,8 +52,7 @@ export async function runAdminCli(args: string[], { env = process.env, io = proc
   let db;
   try {
     const config = loadConfig(env);
-    db = openDatabase(config.databaseFile);
-    migrate(db, migrationsDir);
+    ({ db } = openMigratedDatabase(config.databaseFile));
     const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
     // The one environment variable read outside src/config.ts: a password for `create` and `reset-password`
     // in scripts, where nobody can type at a prompt. It is never a setting of the server.

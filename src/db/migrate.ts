@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Db } from './database.js';
+import { migrationsDir } from '../paths.js';
+import { openDatabase, type Db } from './database.js';
 
 const migrationFile = /^(\d{3})_[a-z0-9_]+\.sql$/;
 
@@ -30,4 +31,10 @@ export function migrate(db: Db, dir: string): string[] {
     done.push(name);
   }
   return done;
+}
+
+/** The application database, ready to use: opened with its pragmas and migrated to the latest schema. */
+export function openMigratedDatabase(file: string): { db: Db; applied: string[] } {
+  const db = openDatabase(file);
+  return { db, applied: migrate(db, migrationsDir) };
 }

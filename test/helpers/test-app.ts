@@ -3,11 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApp, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
+import { openMigratedDatabase } from '../../src/db/migrate.js';
 import { createAccountsService, type Role } from '../../src/features/accounts/index.js';
 import { createLogger } from '../../src/logger.js';
-import { migrationsDir } from '../../src/paths.js';
 
 export type TestApp = ReturnType<typeof createTestApp>;
 
@@ -28,8 +26,7 @@ export function createTestApp({ env = {}, models = { versions: () => ({}) } }: {
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const db = openDatabase(config.databaseFile);
-  migrate(db, migrationsDir);
+  const { db } = openMigratedDatabase(config.databaseFile);
   const logger = createLogger(config.logLevel);
   const { app, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });

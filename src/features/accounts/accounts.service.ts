@@ -134,13 +134,13 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
 
     /**
      * Makes a user admin or a plain user. Refused when an admin would demote themselves, or when it
-     * would leave no active admin. `actor` null is the offline CLI.
+     * would leave no active admin. `actor` null is the offline CLI. Returns the user as changed.
      */
-    setRole(actor: AccountUser | null, userId: number, role: Role): void {
+    setRole(actor: AccountUser | null, userId: number, role: Role): UserSummary {
       requireAdminActor(actor);
-      db.transaction(() => {
+      return db.transaction(() => {
         const user = requireUser(userId);
-        if (user.role === role) return;
+        if (user.role === role) return toSummary(user);
         if (role !== 'admin') {
           if (actor?.id === userId) throw new ValidationError('You cannot remove your own administrator role.');
           if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) {
@@ -148,16 +148,17 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
           }
         }
         users.setRole(userId, role);
+        return toSummary({ ...user, role });
       })();
     },
 
     /**
      * Disables (and signs out everywhere) or re-enables an account. Refused when an admin would disable
-     * themselves, or when it would leave no active admin.
+     * themselves, or when it would leave no active admin. Returns the user as changed.
      */
-    setDisabled(actor: AccountUser | null, userId: number, disabled: boolean): void {
+    setDisabled(actor: AccountUser | null, userId: number, disabled: boolean): UserSummary {
       requireAdminActor(actor);
-      db.transaction(() => {
+      return db.transaction(() => {
         const user = requireUser(userId);
         if (disabled) {
           if (actor?.id === userId) throw new ValidationError('You cannot disable your own account.');
@@ -167,6 +168,7 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
           users.endSessions(userId);
         }
         users.setDisabled(userId, disabled);
+        return toSummary({ ...user, disabled });
       })();
     },
 

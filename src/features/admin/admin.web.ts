@@ -87,8 +87,8 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
     const userId = parseUserId(req.params.id);
     flashOutcome(req, () => {
       const role = parseRoleBody(req.body);
-      accounts.setRole(req.user!, userId, role);
-      return `${usernameOf(userId)} ${role === 'admin' ? 'is now an administrator.' : 'is no longer an administrator.'}`;
+      const { username } = accounts.setRole(req.user!, userId, role);
+      return `${username} ${role === 'admin' ? 'is now an administrator.' : 'is no longer an administrator.'}`;
     });
     res.redirect('/admin/users');
   });
@@ -97,15 +97,13 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
     const userId = parseUserId(req.params.id);
     flashOutcome(req, () => {
       const disabled = parseDisabledBody(req.body);
-      accounts.setDisabled(req.user!, userId, disabled);
-      return `${usernameOf(userId)} ${disabled ? 'is disabled and signed out everywhere.' : 'is enabled again.'}`;
+      const { username } = accounts.setDisabled(req.user!, userId, disabled);
+      return `${username} ${disabled ? 'is disabled and signed out everywhere.' : 'is enabled again.'}`;
     });
     res.redirect('/admin/users');
   });
 
   router.use(requireAdmin);
-
-  const usernameOf = (userId: number) => accounts.users.findById(userId)?.username ?? `User ${userId}`;
 
   return router;
 }
