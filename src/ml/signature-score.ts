@@ -4,6 +4,8 @@
  * `equal_error_rate` in models/training/train_signatures.py, which chose the rule and the threshold on validation writers.
  */
 
+import { countBelow } from '../lib/sorted.js';
+
 /**
  * - 'mean': mean cosine similarity to the references.
  * - 'max': the largest cosine similarity to any reference.
@@ -103,16 +105,4 @@ export function equalErrorRate(genuine: number[], impostor: number[]): { eer: nu
     if (gap < best.gap) best = { gap, eer: (far + frr) / 2, threshold };
   }
   return { eer: best.eer, threshold: best.threshold };
-}
-
-/** How many values of an ascending array are below the limit (binary search). */
-function countBelow(sorted: Float64Array, limit: number): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sorted[middle]! < limit) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/database.js';
+import { countAtOrBelow } from '../../lib/sorted.js';
 import { createStatsRepo, type Counts, type RequestFilter, type RequestRow, type RouteKey } from './stats.repo.js';
 
 export const WINDOWS = ['24h', '7d', '30d'] as const;
@@ -80,18 +81,6 @@ const nearestRank = (p: number, n: number) => Math.max(1, Math.ceil(p * n - 1e-9
 /** Nearest-rank percentile of values sorted ascending. */
 function percentile(sorted: Float64Array, p: number): number | null {
   return sorted.length ? sorted[nearestRank(p, sorted.length) - 1]! : null;
-}
-
-/** How many values in a sorted array are <= x. */
-function countAtOrBelow(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
