@@ -2,19 +2,19 @@
 
 Usage (from the project root):
     npx tsx models/training/export-signatures.ts ../shared/datasets      # the preprocessed cache, once
-    /usr/bin/python3 models/training/train_signatures.py --data ../shared/datasets --minutes 30 --threads 1
+    /usr/bin/python3 models/training/train_signatures.py --data ../shared/datasets --steps 800 --members 2 --jobs 2
 
 The training images are the cache written by export-signatures.ts, i.e. the output of the production function
 prepareSignature (src/ml/signature-image.ts), so training and serving see identical inputs. If the cache is missing
 this script runs the export itself on --data.
 
 Writers are split per set into train / validation / held-out test, disjointly and deterministically (the lists go
-into the card). The network is trained on the train writers with a cosine-margin softmax over 2 classes per writer
-(the writer's genuine signatures, and the skilled forgeries of that writer) plus a batch-hard triplet loss whose
-negatives include the writer's own skilled forgeries. The checkpoint, the scoring rule and the decision threshold are
-chosen on the validation writers; the held-out writers are only used for the figures in the card.
-The best checkpoint is kept in models/training/.cache/signatures/ while training runs, so an interrupted run can
-still be exported with --export-only.
+into the card). Each network ("member") is trained on the train writers with a cosine-margin softmax over 2 classes per
+writer (the writer's genuine signatures, and the skilled forgeries of that writer) plus a batch-hard triplet loss whose
+negatives include the writer's own skilled forgeries, for a fixed number of steps from its own seed; its final weights
+go to models/training/.cache/signatures/member-<i>/. The exported model concatenates the members' embeddings. The
+scoring rule and the decision threshold are chosen on the validation writers; the held-out writers are only used for
+the figures in the card.
 """
 
 import argparse
@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -57,27 +58,31 @@ def parse_args():
     parser.add_argument("--data", default=os.path.join(PROJECT_ROOT, "..", "shared", "datasets"),
                         help="dataset folder holding signatures/<set>/<writer>/{genuine,forged} (default: ../shared/datasets)")
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="folder of signatures.u8 and signatures.index.json")
-    parser.add_argument("--minutes", type=float, default=30, help="training wall-time budget")
+    parser.add_argument("--steps", type=int, default=800,
+                        help="training steps per member (64 images each); a step budget, not a time budget, so that a rerun repeats the run")
+    parser.add_argument("--members", type=int, default=2,
+                        help="networks trained with different seeds whose embeddings the exported model concatenates")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="members trained at once, each in its own process with --threads threads")
+    parser.add_argument("--member", type=int,
+                        help="train only this member (0-based) and stop; --jobs runs these, --export-only exports them")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; keep 1 when another training job shares the machine")
-    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--seed", type=int, default=20261124,
+                        help="seeds the split; member i trains with seed + 1000 * i")
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--steps-per-epoch", type=int, default=60,
-                        help="training steps between validations (a few for smoke runs)")
-    parser.add_argument("--checkpoints", help="folder for best.pt and run.json (default: <cache>/signatures)")
-    parser.add_argument("--compared-with", action="append", default=[],
-                        help="checkpoints folder of another run that was compared on validation; recorded in the card")
-    parser.add_argument("--selection", default="a single run; nothing else was compared",
-                        help="how this run was chosen among the --compared-with runs, in words, for the card")
-    parser.add_argument("--head", choices=("spatial", "average"), default="spatial",
+    parser.add_argument("--steps-per-epoch", type=int, default=40,
+                        help="training steps between validation reports (a few for smoke runs)")
+    parser.add_argument("--checkpoints", help="folder for member-<i>/final.pt and run.json (default: <cache>/signatures)")
+    parser.add_argument("--selection", default="a single configuration; nothing else was compared",
+                        help="how this configuration was chosen, in words, for the card")
+    parser.add_argument("--head", choices=("spatial", "average"), default="average",
                         help="how the last feature map becomes the embedding (see SignatureEmbedder)")
     parser.add_argument("--triplet-weight", type=float, default=1.0,
                         help="weight of the triplet loss against the margin softmax")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the saved best checkpoint (a fresh classification head and schedule)")
     parser.add_argument("--export-only", action="store_true",
-                        help="skip training; export the saved best checkpoint and write the card")
-    parser.add_argument("--version", default="1.0.0")
+                        help="skip training; export the members' saved weights and write the card")
+    parser.add_argument("--version", default="2.0.0")
     return parser.parse_args()
 
 
@@ -241,11 +246,8 @@ def batch_hard_triplet(embedding, labels):
 @torch.no_grad()
 def embed(model, dataset, indices, batch_size=64):
     model.eval()
-    out = torch.empty(len(indices), EMBEDDING)
-    for start in range(0, len(indices), batch_size):
-        chunk = indices[start:start + batch_size]
-        out[start:start + len(chunk)] = model(dataset.batch(chunk))
-    return out.numpy()
+    chunks = [model(dataset.batch(indices[start:start + batch_size])) for start in range(0, len(indices), batch_size)]
+    return torch.cat(chunks).numpy()
 
 
 # ---------------------------------------------------------------- the product's verification protocol
@@ -343,42 +345,35 @@ def report(results, rule, threshold):
 # ---------------------------------------------------------------- training
 
 def training_settings(args):
-    return {name: getattr(args, name) for name in ("seed", "lr", "triplet_weight", "head", "minutes", "steps_per_epoch", "threads")}
+    return {name: getattr(args, name) for name in ("seed", "lr", "triplet_weight", "head", "steps", "steps_per_epoch", "members", "threads")}
 
 
-def train(args, dataset, split, checkpoint_dir):
+def member_seed(args, member):
+    return args.seed + 1000 * member
+
+
+def train_member(args, dataset, split, checkpoint_dir, member):
+    """Trains one network for exactly args.steps steps and keeps its final weights. The validation figures are only
+    reported: with 10 + 6 validation writers they are too noisy to pick an epoch by (see the card)."""
+    seed = member_seed(args, member)
+    seed_everything(seed)
     train_writers = [(s, w) for s in SETS for w in split[s]["train"]]
     model = SignatureEmbedder(args.head)
-    best_path = os.path.join(checkpoint_dir, "best.pt")
-    run_path = os.path.join(checkpoint_dir, "run.json")
-    previous_runs = []
-    best = {"error": 2.0}
-    if args.resume:
-        model.load_state_dict(torch.load(best_path))
-        with open(run_path) as f:
-            previous = json.load(f)
-        previous_runs = previous.pop("previous_runs", []) + [previous]
-        results = evaluate(model, dataset, split, "validation")
-        best = {"error": min(validation_error(results, rule) for rule in RULES), "epoch": 0}
-        print(f"resumed from {best_path}: validation skilled EER {best['error']:.3f}", flush=True)
     head = MarginSoftmax(2 * len(train_writers))
     optimizer = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=args.lr, weight_decay=1e-4)
-    # A resumed run draws other batches and distortions than the run it continues.
-    sampler = BatchSampler(dataset, train_writers, args.seed + len(previous_runs))
-    generator = torch.Generator().manual_seed(args.seed + len(previous_runs))
-    budget = args.minutes * 60
+    sampler = BatchSampler(dataset, train_writers, seed)
+    generator = torch.Generator().manual_seed(seed)
     started = time.time()
     history = []
     step = 0
-    epoch = 0
-    while time.time() - started < budget:
+    while step < args.steps:
         model.train()
         totals = np.zeros(2)
-        for _ in range(args.steps_per_epoch):
-            progress = min(1.0, (time.time() - started) / budget)
+        epoch_steps = min(args.steps_per_epoch, args.steps - step)
+        for _ in range(epoch_steps):
             warmup = min(1.0, (step + 1) / 100)
             for group in optimizer.param_groups:
-                group["lr"] = args.lr * warmup * 0.5 * (1 + math.cos(math.pi * progress))
+                group["lr"] = args.lr * warmup * 0.5 * (1 + math.cos(math.pi * step / args.steps))
             indices, labels = next(sampler)
             embedding = model(augment(dataset.batch(indices), generator))
             classification = head(embedding, labels)
@@ -388,23 +383,47 @@ def train(args, dataset, split, checkpoint_dir):
             optimizer.step()
             totals += [classification.item(), triplet.item()]
             step += 1
-        epoch += 1
         results = evaluate(model, dataset, split, "validation")
         errors = {rule: validation_error(results, rule) for rule in RULES}
-        rule = min(errors, key=errors.get)
         elapsed = time.time() - started
-        history.append({"epoch": epoch, "minutes": round(elapsed / 60, 2), "validation_eer_skilled": round(errors[rule], 4), "rule": rule})
-        print(f"epoch {epoch:3d}  {elapsed / 60:5.1f} min  loss softmax {totals[0] / args.steps_per_epoch:.3f} "
-              f"triplet {totals[1] / args.steps_per_epoch:.3f}  val EER skilled "
+        history.append({"step": step, "minutes": round(elapsed / 60, 2),
+                        "validation_eer_skilled": {rule: round(error, 4) for rule, error in errors.items()}})
+        print(f"member {member}  step {step:5d}/{args.steps}  {elapsed / 60:5.1f} min  loss softmax {totals[0] / epoch_steps:.3f} "
+              f"triplet {totals[1] / epoch_steps:.3f}  val EER skilled "
               + "  ".join(f"{r} {e:.3f}" for r, e in errors.items()), flush=True)
-        if errors[rule] < best["error"]:
-            best = {"error": errors[rule], "epoch": epoch}
-            torch.save(model.state_dict(), best_path)
-    run = {"settings": training_settings(args), "seconds": round(time.time() - started), "steps": step, "epochs": epoch, "best_epoch": best["epoch"], "history": history,
-           "previous_runs": previous_runs}
-    with open(run_path, "w") as f:
+    folder = os.path.join(checkpoint_dir, f"member-{member}")
+    os.makedirs(folder, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(folder, "final.pt"))
+    run = {"member": member, "seed": seed, "settings": training_settings(args), "seconds": round(time.time() - started),
+           "steps": step, "history": history}
+    with open(os.path.join(folder, "run.json"), "w") as f:
         json.dump(run, f, indent=1)
     return run
+
+
+class Ensemble(nn.Module):
+    """The members' embeddings side by side, each L2-normalised, scaled by 1/sqrt(members): the result is again
+    L2-normalised and a dot product of two is the mean of the members' cosine similarities."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, image):
+        return torch.cat([member(image) for member in self.members], dim=1) / math.sqrt(len(self.members))
+
+
+def load_members(args, checkpoint_dir):
+    members, runs = [], []
+    for member in range(args.members):
+        folder = os.path.join(checkpoint_dir, f"member-{member}")
+        with open(os.path.join(folder, "run.json")) as f:
+            run = json.load(f)
+        model = SignatureEmbedder(run["settings"]["head"])
+        model.load_state_dict(torch.load(os.path.join(folder, "final.pt")))
+        members.append(model)
+        runs.append(run)
+    return Ensemble(members), runs
 
 
 # ---------------------------------------------------------------- export
@@ -420,19 +439,11 @@ def export_onnx(model, path):
     return {"bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
 
 
-def compared_runs(folders):
-    runs = []
-    for folder in folders:
-        with open(os.path.join(folder, "run.json")) as f:
-            run = json.load(f)
-        runs.append({"settings": run.get("settings"), "seconds": run["seconds"], "epochs": run["epochs"], "best_epoch": run["best_epoch"],
-                     "best_validation_eer_skilled": min(h["validation_eer_skilled"] for h in run["history"])})
-    return runs
-
-
-def write_card(args, split, run, rule, threshold, validation, test, file_info, parameters, image_count):
-    # The settings of the run that made the checkpoint, which --export-only may not repeat on its command line.
-    settings = run.get("settings", training_settings(args))
+def write_card(args, split, runs, rule, threshold, validation, test, file_info, parameters, image_count):
+    # The settings the members were trained with, which --export-only may not repeat on its command line.
+    settings = runs[0]["settings"]
+    members = len(runs)
+    embedding_size = EMBEDDING * members
     card = {
         "name": "signatures",
         "version": args.version,
@@ -441,8 +452,9 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
         "task": "Offline signature verification: embeds a signature image so that signatures of the same writer lie close together and skilled forgeries of it do not.",
         "input": {"name": "image", "shape": ["N", 1, SIDE, SIDE], "dtype": "float32",
                   "meaning": "ink map: paper 0, ink up to 1, as prepareSignature returns it"},
-        "output": {"name": "embedding", "shape": ["N", EMBEDDING],
-                   "meaning": "L2-normalised embedding (normalised inside the graph); compare two with a dot product (cosine similarity)"},
+        "output": {"name": "embedding", "shape": ["N", embedding_size],
+                   "meaning": f"L2-normalised embedding (normalised inside the graph): the {EMBEDDING}-d embeddings of {members} networks side by side, "
+                              f"each L2-normalised and divided by sqrt({members}); compare two with a dot product (= the mean of the networks' cosine similarities)"},
         "preprocessing": {
             "function": "prepareSignature / prepareSignatureFromGray in src/ml/signature-image.ts (the training cache is made by the same function)",
             "steps": [
@@ -480,24 +492,24 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
         },
         "split": split | {"method": f"per set: seeded permutation (seed {settings['seed']} + set number) of the sorted writer list; first writers held out for test, next for validation, rest for training"},
         "training": {
-            "architecture": "conv5x5/2(32)-maxpool-conv3x3(64)-maxpool-conv3x3(128)-maxpool-conv3x3(256)-maxpool-conv3x3(256), each with batch norm and ReLU; "
+            "architecture": f"an ensemble of {members} networks of the same architecture trained with different seeds, their embeddings concatenated; each: "
+                            "conv5x5/2(32)-maxpool-conv3x3(64)-maxpool-conv3x3(128)-maxpool-conv3x3(256)-maxpool-conv3x3(256), each with batch norm and ReLU; "
                             + ("global average pool, linear 256->128" if settings["head"] == "average" else "1x1 conv to 64 channels keeping the 6x6 layout, dropout 0.3, linear 2304->128")
                             + ", L2 normalisation",
             "objective": f"cosine-margin softmax (scale {MARGIN_SOFTMAX_SCALE}, margin {MARGIN_SOFTMAX_MARGIN}) over 2 classes per training writer (genuine, skilled forgeries of that writer) + {settings['triplet_weight']:g} x batch-hard triplet loss (margin {TRIPLET_MARGIN} on cosine), anchors genuine",
             "batch": f"{WRITERS_PER_BATCH} writers x ({GENUINE_PER_WRITER} genuine + {FORGED_PER_WRITER} forged)",
             "augmentation": "rotation +-5 deg, shear +-0.15, scale 0.85-1.02, shift +-5%; 25% thicker strokes (3x3 max filter); ink gamma 0.7-1.4",
-            "optimiser": f"AdamW lr {settings['lr']}, weight decay 1e-4, 100-step warm-up, cosine decay over the time budget",
+            "optimiser": f"AdamW lr {settings['lr']}, weight decay 1e-4, 100-step warm-up, cosine decay to 0 over {settings['steps']} steps per network",
+            "weights": "each network's weights after its last step; no epoch is picked on validation (10 + 6 writers are too few to pick by: "
+                       "the validation EER of neighbouring epochs differs by several points)",
             "seed": settings["seed"],
-            "budget_minutes": settings["minutes"],
-            "epochs": run.get("epochs"),
-            "steps_per_epoch": settings["steps_per_epoch"],
-            "best_epoch": run.get("best_epoch"),
-            "seconds": run.get("seconds"),
-            "resumed_from_runs": [{k: r.get(k) for k in ("seconds", "steps", "epochs", "best_epoch", "history")} for r in run.get("previous_runs", [])],
-            "total_seconds": run.get("seconds", 0) + sum(r.get("seconds", 0) for r in run.get("previous_runs", [])),
-            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {settings['threads']}",
-            "history": run.get("history"),
-            "compared_runs": compared_runs(args.compared_with),
+            "member_seeds": [run["seed"] for run in runs],
+            "steps": settings["steps"],
+            "reproducibility": "a step budget and fixed seeds: rerunning the command with the same --threads gives bit-identical weights on the same PyTorch build",
+            "command": f"npm run train:signatures (= train_signatures.py --steps {settings['steps']} --members {members} --threads {settings['threads']})",
+            "seconds_per_member": [run["seconds"] for run in runs],
+            "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {settings['threads']} per network",
+            "history": {f"member-{run['member']}": run["history"] for run in runs},
             "selection": args.selection,
         },
         "evaluation": {
@@ -516,14 +528,14 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
     achieved = ", ".join(f"{100 * test[s]['eer_skilled']:.1f}% on {s}" for s in SETS)
     card["limitations"] = [
         f"Held-out skilled-forgery EER is {achieved}; the target is at most 8% per set and published systems reach about 2% on BHSig260-Bengali.",
-        f"Trained for {settings['minutes']:g} minutes on {settings['threads']} thread(s) of a 2-core CPU shared with other jobs (about {run.get('steps')} steps of 64 images). "
-        "The training loss kept falling while the validation EER levelled off after about 10 minutes: with 84 training writers the network learns "
+        f"Each network saw {settings['steps']} steps of 64 images (about {round(sum(r['seconds'] for r in runs) / 60 / members)} minutes on one thread of a 2-core CPU). "
+        "The training loss keeps falling while the validation EER stays level: with 84 training writers a network learns "
         "those writers rather than what separates any writer from a skilled forger. More writers matter more than more steps.",
         "At 200x200 a 1000-px-wide Bengali signature keeps its aspect ratio in a 200x56 strip, so its strokes are about 1 px wide; "
         "a wider input (e.g. 400x150) or crops at full resolution would keep the detail that separates skilled forgeries.",
         "Only 84 training writers: pretraining on larger signature corpora (GPDS, CEDAR, the Hindi part of BHSig260) and then fine-tuning is the standard way to reach the published figures.",
         "Writer-dependent refinements on top of the embedding (a per-writer classifier or score normalisation learned from more than 5 references) usually help; the app only has K=5 references per writer.",
-        "Validation has only 10 + 6 writers, so the chosen epoch, rule and threshold are noisy; FAR/FRR at the shipped threshold on new writers can differ from the card by several points.",
+        "Validation has only 10 + 6 writers, so the chosen rule and threshold are noisy; FAR/FRR at the shipped threshold on new writers can differ from the card by several points.",
         "Both training sets are scans of signatures on paper; signatures drawn on a screen or photographed with a phone differ in stroke width and noise and were not measured.",
     ]
     card["evaluation"]["figures_source"] = ("PyTorch on the cached production-preprocessed inputs at training time; "
@@ -535,9 +547,25 @@ def write_card(args, split, run, rule, threshold, validation, test, file_info, p
     print(f"wrote {path}")
 
 
+def train_members(args, checkpoint_dir):
+    """Runs this script with --member i for every member, --jobs of them at a time; stops at the first failure."""
+    command = [sys.executable, os.path.abspath(__file__), "--data", args.data, "--cache", args.cache, "--checkpoints", checkpoint_dir,
+               "--steps", str(args.steps), "--threads", str(args.threads), "--seed", str(args.seed), "--lr", str(args.lr),
+               "--steps-per-epoch", str(args.steps_per_epoch), "--head", args.head, "--triplet-weight", str(args.triplet_weight)]
+    pending = list(range(args.members))
+    running = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            running.append(subprocess.Popen(command + ["--member", str(pending.pop(0))]))
+        finished = running.pop(0)
+        if finished.wait() != 0:
+            for process in running:
+                process.terminate()
+            raise SystemExit(f"training a member failed: {' '.join(finished.args)}")
+
+
 def main():
     args = parse_args()
-    seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     checkpoint_dir = args.checkpoints or os.path.join(args.cache, "signatures")
     os.makedirs(checkpoint_dir, exist_ok=True)
@@ -545,13 +573,12 @@ def main():
     split = split_writers(dataset, args.seed)
     for set_name in SETS:
         print(set_name, {part: len(w) for part, w in split[set_name].items()}, flush=True)
-    if args.export_only:
-        with open(os.path.join(checkpoint_dir, "run.json")) as f:
-            run = json.load(f)
-    else:
-        run = train(args, dataset, split, checkpoint_dir)
-    model = SignatureEmbedder(run.get("settings", training_settings(args))["head"])
-    model.load_state_dict(torch.load(os.path.join(checkpoint_dir, "best.pt")))
+    if args.member is not None:
+        train_member(args, dataset, split, checkpoint_dir, args.member)
+        return
+    if not args.export_only:
+        train_members(args, checkpoint_dir)
+    model, runs = load_members(args, checkpoint_dir)
     validation_results = evaluate(model, dataset, split, "validation")
     errors = {rule: validation_error(validation_results, rule) for rule in RULES}
     rule = min(errors, key=errors.get)
@@ -564,7 +591,7 @@ def main():
     print("test", json.dumps(test))
     file_info = export_onnx(model, os.path.join(MODELS_DIR, "signatures.onnx"))
     parameters = sum(p.numel() for p in model.parameters())
-    write_card(args, split, run, rule, threshold, validation, test, file_info, parameters, len(dataset.entries))
+    write_card(args, split, runs, rule, threshold, validation, test, file_info, parameters, len(dataset.entries))
 
 
 if __name__ == "__main__":
