@@ -533,6 +533,8 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         "those writers rather than what separates any writer from a skilled forger. More writers matter more than more steps.",
         "At 200x200 a 1000-px-wide Bengali signature keeps its aspect ratio in a 200x56 strip, so its strokes are about 1 px wide; "
         "a wider input (e.g. 400x150) or crops at full resolution would keep the detail that separates skilled forgeries.",
+        f"The exported model averages {members} networks trained alike from different seeds, which smooths out what each one learnt by chance from "
+        f"the few training writers; it costs {members}x the inference time of one network (bench/README.md). More members would help a little more, at the same price each.",
         "Only 84 training writers: pretraining on larger signature corpora (GPDS, CEDAR, the Hindi part of BHSig260) and then fine-tuning is the standard way to reach the published figures.",
         "Writer-dependent refinements on top of the embedding (a per-writer classifier or score normalisation learned from more than 5 references) usually help; the app only has K=5 references per writer.",
         "Validation has only 10 + 6 writers, so the chosen rule and threshold are noisy; FAR/FRR at the shipped threshold on new writers can differ from the card by several points.",
