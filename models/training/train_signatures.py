@@ -552,7 +552,7 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
 def train_members(args, checkpoint_dir):
     """Runs this script with --member i for every member, --jobs of them at a time; stops at the first failure."""
     command = [sys.executable, os.path.abspath(__file__), "--data", args.data, "--cache", args.cache, "--checkpoints", checkpoint_dir,
-               "--steps", str(args.steps), "--threads", str(args.threads), "--seed", str(args.seed), "--lr", str(args.lr),
+               "--steps", str(args.steps), "--members", str(args.members), "--threads", str(args.threads), "--seed", str(args.seed), "--lr", str(args.lr),
                "--steps-per-epoch", str(args.steps_per_epoch), "--head", args.head, "--triplet-weight", str(args.triplet_weight)]
     pending = list(range(args.members))
     running = []
