@@ -43,7 +43,7 @@ EMBEDDING = 128
 OPSET = 13
 REFERENCES_K = 5
 SETS = ("bhsig260-bengali", "sigcomp2011-dutch")
-# Writers held out for the card's figures and used for choosing checkpoint, rule and threshold, per set.
+# Writers held out per set: test for the card's figures, validation for choosing the scoring rule and threshold.
 SPLIT_SIZES = {"bhsig260-bengali": {"test": 30, "validation": 10}, "sigcomp2011-dutch": {"test": 14, "validation": 6}}
 WRITERS_PER_BATCH = 8
 GENUINE_PER_WRITER = 4
@@ -73,7 +73,7 @@ def parse_args():
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--steps-per-epoch", type=int, default=40,
                         help="training steps between validation reports (a few for smoke runs)")
-    parser.add_argument("--checkpoints", help="folder for member-<i>/final.pt and run.json (default: <cache>/signatures)")
+    parser.add_argument("--checkpoints", help="folder for member-<i>/final.pt and member-<i>/run.json (default: <cache>/signatures)")
     parser.add_argument("--selection", default="a single configuration; nothing else was compared",
                         help="how this configuration was chosen, in words, for the card")
     parser.add_argument("--head", choices=("spatial", "average"), default="average",
@@ -316,7 +316,7 @@ def evaluate(model, dataset, split, part, rules=RULES):
 
 
 def validation_error(results, rule):
-    """Mean over the two sets of the skilled-forgery EER: the figure that picks the epoch and the rule."""
+    """Mean over the two sets of the skilled-forgery EER: the figure that picks the scoring rule."""
     return float(np.mean([equal_error_rate(results[s][rule][0], results[s][rule][1])[0] for s in SETS]))
 
 
@@ -559,11 +559,14 @@ def train_members(args, checkpoint_dir):
     while pending or running:
         while pending and len(running) < args.jobs:
             running.append(subprocess.Popen(command + ["--member", str(pending.pop(0))]))
-        finished = running.pop(0)
-        if finished.wait() != 0:
-            for process in running:
-                process.terminate()
-            raise SystemExit(f"training a member failed: {' '.join(finished.args)}")
+        # Poll rather than wait on the oldest: a member that fails must not wait for another's 40 minutes.
+        time.sleep(1)
+        for process in [p for p in running if p.poll() is not None]:
+            running.remove(process)
+            if process.returncode != 0:
+                for other in running:
+                    other.terminate()
+                raise SystemExit(f"training a member failed: {' '.join(process.args)}")
 
 
 def main():
