@@ -49,6 +49,11 @@ const envSchema = z
     REQUEST_LOG_RETENTION_DAYS: integer(1, 3650).default(90),
     LOGIN_RATE_LIMIT: integer(1, 1000).default(10),
     API_RATE_LIMIT: integer(1, 100000).default(300),
+    STORAGE_QUOTA_MB: integer(1, 10_000_000).default(1024),
+    REMBG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
+    REMOVE_BG_API_KEY: z.string().min(8, { message: 'must be at least 8 characters' }).optional(),
+    REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
+    BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   })
   .superRefine((env, ctx) => {
@@ -92,6 +97,14 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       maxFiles: env.UPLOAD_MAX_FILES,
       maxImagePixels: env.IMAGE_MAX_MEGAPIXELS * 1_000_000,
     },
+    storageQuotaBytes: env.STORAGE_QUOTA_MB * 1024 * 1024,
+    backgroundProviders: {
+      // Both off unless configured: with either set, a photo leaves this server when the user picks that provider.
+      rembgUrl: env.REMBG_URL ?? null,
+      removeBgApiKey: env.REMOVE_BG_API_KEY ?? null,
+      removeBgUrl: env.REMOVE_BG_URL,
+      timeoutMs: env.BACKGROUND_PROVIDER_TIMEOUT_S * 1000,
+    },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
   };
@@ -107,6 +120,9 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Variables whose values are never repeated in a message: they would end up in logs (a URL may carry a password). */
+const SECRET_KEYS = new Set(['SESSION_SECRET', 'REMOVE_BG_API_KEY', 'REMBG_URL']);
+
 /**
  * Parses the environment once. Every invalid variable is named in the error, one per line, e.g.
  * `PORT must be at most 65535 (got "70000")`.
@@ -119,7 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? 'environment');
-      const got = env[key] === undefined ? '' : ` (got "${env[key]}")`;
+      const got = env[key] === undefined || SECRET_KEYS.has(key) ? '' : ` (got "${env[key]}")`;
       return `${key} ${issue.message}${got}`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);

@@ -68,8 +68,9 @@ export class ValidationError extends AppError {
   constructor(
     message: string,
     readonly fields: FieldErrors = {},
+    code = 'validation_failed',
   ) {
-    super(422, 'validation_failed', message);
+    super(422, code, message);
   }
 }
 

@@ -1,5 +1,4 @@
-const NBSP = '\u00a0';
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+import { formatBytes, formatTime, MONTHS, NBSP } from '../../lib/format.js';
 
 /**
  * How the admin pages print numbers and times: UTC, so that every administrator reads the same hours, and
@@ -14,16 +13,8 @@ export const format = {
     if (ms < 10_000) return `${Math.round(ms)}${NBSP}ms`;
     return `${(ms / 1000).toFixed(1)}${NBSP}s`;
   },
-  bytes: (n: number) =>
-    n < 1024 ? `${n}${NBSP}B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)}${NBSP}KB` : `${(n / 1024 / 1024).toFixed(1)}${NBSP}MB`,
-  /** "24 Nov 2026 14:05:09" (UTC) from epoch ms or an ISO string; the date and the time each stay on one line. */
-  time: (value: number | string | null) => {
-    if (value === null) return '–';
-    const date = new Date(value);
-    if (Number.isNaN(date.getTime())) return String(value);
-    const day = [date.getUTCDate(), MONTHS[date.getUTCMonth()], date.getUTCFullYear()].join(NBSP);
-    return `${day} ${date.toISOString().slice(11, 19)}`;
-  },
+  bytes: formatBytes,
+  time: formatTime,
   /** The chart's bucket labels: the hour for hourly buckets, the day for daily ones. */
   bucket: (start: number, bucketMs: number) => {
     const date = new Date(start);
