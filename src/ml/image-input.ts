@@ -46,16 +46,16 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes an uploaded image the same way for every model: type checked by magic bytes, pixel count
- * bounded, EXIF orientation applied, transparency composited on white, converted to grayscale.
- * Animated GIFs and multi-page images use their first frame.
+ * Checks an uploaded file before decoding it: its type by magic bytes, then its pixel count from the header, so
+ * a decompression bomb is refused before any pixel is decoded. Returns the (unrotated) size and whether it has alpha.
  */
-export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<GrayImage> {
+export async function checkImageHeader(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<{ width: number; height: number; hasAlpha: boolean }> {
   if (!sniffImageType(bytes)) throw new ImageInputError('unsupported_type');
   let width: number | undefined;
   let height: number | undefined;
+  let hasAlpha: boolean | undefined;
   try {
-    ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
+    ({ width, height, hasAlpha } = await sharp(bytes, { limitInputPixels: false }).metadata());
   } catch {
     throw new ImageInputError('undecodable');
   }
@@ -63,6 +63,16 @@ export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptio
   if (width * height > maxPixels) {
     throw new ImageInputError('too_many_pixels', `It has ${width}x${height} pixels; the limit is ${maxPixels.toLocaleString('en')} pixels.`);
   }
+  return { width, height, hasAlpha: hasAlpha ?? false };
+}
+
+/**
+ * Decodes an uploaded image the same way for every model: type checked by magic bytes, pixel count
+ * bounded, EXIF orientation applied, transparency composited on white, converted to grayscale.
+ * Animated GIFs and multi-page images use their first frame.
+ */
+export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<GrayImage> {
+  await checkImageHeader(bytes, { maxPixels });
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .rotate()
@@ -75,6 +85,46 @@ export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptio
     const gray = new Uint8Array(info.width * info.height);
     for (let i = 0; i < gray.length; i++) gray[i] = data[i * info.channels]!;
     return { data: gray, width: info.width, height: info.height };
+  } catch {
+    throw new ImageInputError('undecodable');
+  }
+}
+
+/** An 8-bit sRGB image, 3 bytes per pixel, row-major; `alpha` (1 byte per pixel) only when the file had transparency. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  alpha?: Uint8Array;
+}
+
+/**
+ * Decodes an uploaded image to sRGB with the same checks as decodeToGray (type, pixel limit before decoding,
+ * orientation, first frame). Transparent pixels are composited on white in `data`; the file's own alpha is
+ * returned beside it, so a caller can keep what the file already made transparent.
+ */
+export async function decodeToRgb(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<RgbImage> {
+  const { hasAlpha } = await checkImageHeader(bytes, { maxPixels });
+  try {
+    const decoder = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate().toColourspace('srgb');
+    if (!hasAlpha) {
+      const { data, info } = await decoder.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    }
+    const { data, info } = await decoder.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new Error(`expected RGBA, got ${info.channels} channels`);
+    const pixels = info.width * info.height;
+    const alpha = new Uint8Array(pixels);
+    // Composite on white in place (RGBA -> RGB in the same buffer: the write index never passes the read index).
+    for (let i = 0, o = 0; i < pixels; i++, o += 3) {
+      const a = data[i * 4 + 3]!;
+      alpha[i] = a;
+      const paper = 255 * (255 - a);
+      data[o] = (data[i * 4]! * a + paper + 127) / 255;
+      data[o + 1] = (data[i * 4 + 1]! * a + paper + 127) / 255;
+      data[o + 2] = (data[i * 4 + 2]! * a + paper + 127) / 255;
+    }
+    return { data: new Uint8Array(data.buffer, data.byteOffset, pixels * 3), width: info.width, height: info.height, alpha };
   } catch {
     throw new ImageInputError('undecodable');
   }

@@ -17,11 +17,8 @@ export class ModelLoadError extends Error {
 
 const dimension = z.union([z.number().int().positive(), z.string()]);
 
-/**
- * The fields of a model card (models/<name>.json) the runtime relies on. Unknown fields are kept:
- * the card also documents training, evaluation and licences, which /ready and the admin pages show.
- */
-export const modelCardSchema = z.looseObject({
+/** The fields every model card shares; the output's shape depends on the kind of model. */
+const cardFields = {
   name: z.string().min(1),
   version: z.string().min(1),
   input: z.looseObject({
@@ -29,21 +26,44 @@ export const modelCardSchema = z.looseObject({
     shape: z.array(dimension).min(2),
     dtype: z.literal('float32'),
   }),
-  output: z.looseObject({
-    name: z.string().min(1),
-    shape: z.array(dimension).length(2),
-  }),
   threshold: z.number().optional(),
   file: z.looseObject({
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
     bytes: z.number().int().positive().optional(),
   }),
+};
+
+/**
+ * The fields of a model card (models/<name>.json) the runtime relies on. Unknown fields are kept:
+ * the card also documents training, evaluation and licences, which /ready and the admin pages show.
+ * This is the card of a model that gives one row per image (digits: [N, 10]; signatures: [N, 256]).
+ */
+export const modelCardSchema = z.looseObject({
+  ...cardFields,
+  output: z.looseObject({
+    name: z.string().min(1),
+    shape: z.array(dimension).length(2),
+  }),
 });
 
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
-export interface ModelFile {
-  card: ModelCard;
+/** The card of a model that gives one mask per image, [N, 1, H, W] (u2netp, for background removal). */
+export const maskModelCardSchema = z.looseObject({
+  ...cardFields,
+  output: z.looseObject({
+    name: z.string().min(1),
+    shape: z.tuple([dimension, z.literal(1), z.number().int().positive(), z.number().int().positive()]),
+  }),
+});
+
+export type MaskModelCard = z.infer<typeof maskModelCardSchema>;
+
+/** Any card readModelFile can check: the shared fields, whatever the output. */
+export type AnyModelCard = ModelCard | MaskModelCard;
+
+export interface ModelFile<Card extends AnyModelCard = ModelCard> {
+  card: Card;
   /** The verified .onnx bytes. */
   bytes: Uint8Array;
   /** How to name the .onnx file in messages (relative to the working directory when inside it). */
@@ -69,8 +89,11 @@ async function readOrExplain(file: string, what: string): Promise<Buffer> {
 /**
  * Reads `<modelsDir>/<name>.json` and `<modelsDir>/<name>.onnx` and checks the model bytes against the
  * card's sha256, so a half-copied or swapped model never serves predictions under the card's version.
+ * The card is checked against `schema` (by default the card of a model with one output row per image).
  */
-export async function readModelFile(modelsDir: string, name: string): Promise<ModelFile> {
+export async function readModelFile(modelsDir: string, name: string): Promise<ModelFile>;
+export async function readModelFile<Card extends AnyModelCard>(modelsDir: string, name: string, schema: z.ZodType<Card>): Promise<ModelFile<Card>>;
+export async function readModelFile(modelsDir: string, name: string, schema: z.ZodType<AnyModelCard> = modelCardSchema): Promise<ModelFile<AnyModelCard>> {
   const cardPath = path.join(modelsDir, `${name}.json`);
   const modelPath = path.join(modelsDir, `${name}.onnx`);
   const cardText = await readOrExplain(cardPath, `model card of the ${name} model`);
@@ -81,7 +104,7 @@ export async function readModelFile(modelsDir: string, name: string): Promise<Mo
   } catch (error) {
     throw new ModelLoadError(displayPath(cardPath), `${displayPath(cardPath)} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
-  const parsed = modelCardSchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(card)'}: ${issue.message}`).join('; ');
     throw new ModelLoadError(displayPath(cardPath), `${displayPath(cardPath)} is not a valid model card: ${problems}`);

@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { prepareDigit } from './digit-image.js';
 import { ImageInputError, type DecodeOptions, type ImageRejection } from './image-input.js';
-import { ModelLoadError, type ModelCard, type ModelFile } from './model-file.js';
+import { ModelLoadError, type AnyModelCard, type ModelFile } from './model-file.js';
 import { prepareSignature } from './signature-image.js';
+import { spawnModuleWorker } from './worker-thread.js';
 
 /*
  * Why preparation and inference run in worker threads (measured 2026-11-24 on the shared 2-core dev box, AMD EPYC,
@@ -39,9 +40,10 @@ export async function prepareFiles(key: ModelKey, files: Uint8Array[], maxPixels
   return settled.map((result) => (result as PromiseFulfilledResult<Float32Array>).value);
 }
 
-/** What a runner needs to know about one model. Plain data, so it can be sent to a worker. */
-export interface ModelSpec {
-  key: ModelKey;
+/** What an ONNX session needs to know about one model. Plain data, so it can be sent to a worker. */
+export interface SessionSpec {
+  /** Names the model in messages. */
+  key: string;
   bytes: Uint8Array;
   displayPath: string;
   inputName: string;
@@ -50,7 +52,12 @@ export interface ModelSpec {
   sampleShape: number[];
 }
 
-export function modelSpec(key: ModelKey, file: ModelFile): ModelSpec {
+/** A model of the worker pool. */
+export interface ModelSpec extends SessionSpec {
+  key: ModelKey;
+}
+
+export function modelSpec<Key extends string>(key: Key, file: ModelFile<AnyModelCard>): SessionSpec & { key: Key } {
   return {
     key,
     bytes: file.bytes,
@@ -61,7 +68,7 @@ export function modelSpec(key: ModelKey, file: ModelFile): ModelSpec {
   };
 }
 
-function sampleShapeOf(card: ModelCard, displayPath: string): number[] {
+function sampleShapeOf(card: AnyModelCard, displayPath: string): number[] {
   const [, ...rest] = card.input.shape;
   if (!rest.every((dim): dim is number => typeof dim === 'number')) {
     throw new ModelLoadError(displayPath, `The card of ${displayPath} must give every input dimension but the batch as a number, got ${JSON.stringify(card.input.shape)}.`);
@@ -71,17 +78,26 @@ function sampleShapeOf(card: ModelCard, displayPath: string): number[] {
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
+/**
+ * onnxruntime memory settings. Its defaults (a memory arena and a pre-planned memory pattern) suit the small
+ * models; the background model turns the pattern off to bound its memory (see src/ml/background/remover.ts).
+ */
+export interface SessionMemoryOptions {
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+}
+
 /** One ONNX session, created once and warmed up; runs on whichever thread creates it. */
-export class OnnxModelSession {
+export class OnnxModelSession<Spec extends SessionSpec = ModelSpec> {
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly spec: ModelSpec,
+    readonly spec: Spec,
   ) {}
 
-  static async create(spec: ModelSpec, intraOpNumThreads: number): Promise<OnnxModelSession> {
+  static async create<Spec extends SessionSpec>(spec: Spec, intraOpNumThreads: number, memory: SessionMemoryOptions = {}): Promise<OnnxModelSession<Spec>> {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(spec.bytes, { intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      session = await ort.InferenceSession.create(spec.bytes, { intraOpNumThreads, interOpNumThreads: 1, graphOptimizationLevel: 'all', ...memory });
     } catch (error) {
       throw new ModelLoadError(spec.displayPath, `${spec.displayPath} is not a loadable ONNX model: ${(error as Error).message}`, { cause: error });
     }
@@ -135,7 +151,7 @@ export interface RunnerOptions {
 }
 
 /** Lays out images back to back in batches of at most MAX_BATCH, checking each image's size. */
-export function packBatches(spec: ModelSpec, images: Float32Array[]): { input: Float32Array; count: number }[] {
+export function packBatches(spec: SessionSpec, images: Float32Array[]): { input: Float32Array; count: number }[] {
   const sampleSize = sizeOf(spec.sampleShape);
   const batches: { input: Float32Array; count: number }[] = [];
   for (let start = 0; start < images.length; start += MAX_BATCH) {
@@ -224,18 +240,9 @@ interface PoolWorker {
   task: Task | null;
 }
 
-function spawnWorker(setup: WorkerSetup): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./onnx-worker.js', import.meta.url), { workerData: setup });
-  // Under tsx (dev, tests) Node 20 does not carry tsx's loader into worker threads, so the worker registers it first.
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const workerUrl = new URL('./onnx-worker.ts', import.meta.url).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(workerUrl)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: setup });
-}
-
 function startWorker(setup: WorkerSetup): Promise<Worker> {
   return new Promise((resolve, reject) => {
-    const worker = spawnWorker(setup);
+    const worker = spawnModuleWorker(import.meta.url, './onnx-worker', setup);
     const onMessage = (reply: WorkerReply) => {
       worker.off('error', onError).off('exit', onExit).off('message', onMessage);
       if (reply.type === 'ready') resolve(worker);
@@ -254,7 +261,8 @@ function startWorker(setup: WorkerSetup): Promise<Worker> {
   });
 }
 
-function imageRefused(reason: ImageRejection, message: string): ImageInputError {
+/** Rebuilds, on the caller's thread, the ImageInputError a worker reported. */
+export function imageRefused(reason: ImageRejection, message: string): ImageInputError {
   const error = new ImageInputError(reason);
   error.message = message;
   return error;
