@@ -1,5 +1,6 @@
 /**
- * The models, as the rest of the app sees them: load once at start-up, classify digits, embed signatures.
+ * The models, as the rest of the app sees them: load once at start-up, classify digits, embed signatures,
+ * remove image backgrounds (loadBackgroundRemover, its own worker: see src/ml/background/remover.ts).
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
@@ -10,6 +11,14 @@ export { ModelLoadError, type ModelCard };
 export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
 export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
+export {
+  type BackgroundMode,
+  type BackgroundOutput,
+  type BackgroundOptions,
+  type BackgroundResult,
+  type InkColour,
+} from './background/options.js';
+export { loadBackgroundRemover, type BackgroundRemover, type BackgroundRemoverOptions } from './background/remover.js';
 
 export interface DigitPrediction {
   digit: number;
