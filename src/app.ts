@@ -12,7 +12,8 @@ import { createAccountsWebRouter } from './features/accounts/accounts.web.js';
 import { createAdminWebRouter } from './features/admin/index.js';
 import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
 import { createHomeRouter } from './features/home/home.web.js';
-import { createApiRouter } from './http/api-router.js';
+import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createApiRouter } from './api-router.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
@@ -22,6 +23,8 @@ import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
 import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
+import type { BackgroundRemover } from './ml/index.js';
+import { createImageStore, type ImageStore } from './storage/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -30,21 +33,28 @@ export interface AppDeps {
   sessionSecret: string;
   /** The loaded models, or null while they are not (then /ready answers 503). */
   models: ModelsStatus | null;
+  /** Background removal; null where it is not loaded (removal then answers 503). */
+  background?: BackgroundRemover | null;
 }
 
 export interface App {
   app: Express;
+  /** The image store, for the start-up sweep (server.ts) and tests. */
+  store: ImageStore;
   /** Stops timers and flushes buffers; the caller closes the database afterwards. */
   close(): void;
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
-export function createApp({ config, db, logger, sessionSecret, models }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecret, models, background = null }: AppDeps): App {
   const app = express();
   app.set('trust proxy', config.trustProxy);
   useEjsWithLayout(app, viewsDir, config.isProduction);
 
-  const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
+  const store = createImageStore({ db, uploadDir: config.uploadDir, maxPixels: config.uploads.maxImagePixels, quotaBytes: config.storageQuotaBytes });
+  const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
+  const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
+  const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
@@ -67,7 +77,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -84,11 +94,12 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
   app.use(flash());
   app.use(pageLocals);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
-  app.use(webMultipart(config.uploads));
+  app.use(webMultipart(uploadLimits));
   app.use(verifyCsrf);
 
   app.use(createHomeRouter());
-  app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit }));
+  app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
+  app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);
@@ -96,6 +107,7 @@ export function createApp({ config, db, logger, sessionSecret, models }: AppDeps
 
   return {
     app,
+    store,
     close() {
       requestLog.close();
       sessionStore.close();

@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, resolveSessionSecret } from './config.js';
 import { openMigratedDatabase } from './db/migrate.js';
 import { createLogger } from './logger.js';
-import { loadModels, ModelLoadError } from './ml/index.js';
+import { loadBackgroundRemover, loadModels, ModelLoadError } from './ml/index.js';
 
 /** Composition root, in stages: config -> database -> migrations -> models -> app -> listen; then graceful stop. */
 async function main(): Promise<void> {
@@ -25,8 +25,10 @@ async function main(): Promise<void> {
   if (applied.length) logger.info({ applied }, 'database migrated');
 
   let models;
+  let background;
   try {
-    models = await loadModels({ modelsDir: config.modelsDir, maxPixels: config.uploads.maxImagePixels });
+    const options = { modelsDir: config.modelsDir, maxPixels: config.uploads.maxImagePixels };
+    [models, background] = await Promise.all([loadModels(options), loadBackgroundRemover(options)]);
   } catch (err) {
     if (err instanceof ModelLoadError) {
       console.error(err.message);
@@ -37,7 +39,10 @@ async function main(): Promise<void> {
   }
   logger.info({ models: models.versions() }, 'models loaded');
 
-  const { app, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models });
+  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models, background });
+  // Files left by a crash between writing an image and committing its row (see src/storage).
+  const swept = await store.sweep();
+  if (swept) logger.info({ files: swept }, 'removed image files that no row refers to');
   const server = config.tls
     ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, app)
     : http.createServer(app);
@@ -57,7 +62,7 @@ async function main(): Promise<void> {
     // Stop accepting; idle keep-alive sockets are closed so that close() completes once requests finish.
     server.close(async () => {
       closeApp();
-      await models.close();
+      await Promise.all([models.close(), background.close()]);
       db.close();
       logger.info('stopped');
       process.exit(0);

@@ -36,7 +36,8 @@ function toAppError(err: unknown, maxFileBytes: number): AppError | null {
 }
 
 /**
- * The one error handler: JSON `{"error":{"code","message"}}` under /api, the error page elsewhere. Faults
+ * The one error handler: JSON `{"error":{"code","message"}}` under /api (and for page scripts that ask for
+ * JSON), the error page elsewhere. Faults
  * of ours are logged with the request id, which the user sees; the stack trace never leaves the log.
  */
 export function errorHandler(logger: Logger, maxFileBytes: number): ErrorRequestHandler {
@@ -53,7 +54,8 @@ export function errorHandler(logger: Logger, maxFileBytes: number): ErrorRequest
     if (appError instanceof TooManyRequestsError) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
 
     res.status(status);
-    if (isApiRequest(req)) {
+    // Page scripts (uploads with progress) ask for JSON with Accept: application/json and get the API's error shape.
+    if (isApiRequest(req) || req.accepts(['html', 'json']) === 'json') {
       const fields = appError instanceof ValidationError && Object.keys(appError.fields).length ? { fields: appError.fields } : {};
       res.json({ error: { code, message, ...fields, ...(status >= 500 ? { request_id: req.id } : {}) } });
       return;

@@ -22,7 +22,7 @@
  *      Uploads: `multipart: { files: { image: 'The photo' } }` parses multipart/form-data AFTER authentication
  *      (strangers cannot make the server buffer uploads); `body` then validates the text fields, the files are
  *      in req.files (check them with src/ml/image-input.ts).
- *   2. Call `declareThingsApi(api, ...)` in src/http/api-router.ts. Nothing else: no separate path list.
+ *   2. Call `declareThingsApi(api, ...)` in src/api-router.ts. Nothing else: no separate path list.
  */
 import path from 'node:path';
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3, type RouteConfig } from '@asteasolutions/zod-to-openapi';

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { RequestHandler } from 'express';
 import multer from 'multer';
 import { UnauthorizedError } from './errors.js';
@@ -5,23 +7,36 @@ import { UnauthorizedError } from './errors.js';
 export interface UploadLimits {
   maxFileBytes: number;
   maxFiles: number;
+  /** Where files are received before they are checked (the image store's incoming folder, swept at start-up). */
+  incomingDir: string;
 }
 
 /**
- * Parses a multipart body into memory (req.files, req.body) within the configured limits; the error handler
- * turns a limit hit into 413. Files are kept in memory because every upload is decoded and checked by magic
- * bytes before anything is written to disk under a random name.
+ * Parses a multipart body within the configured limits (the error handler turns a limit hit into 413). Files
+ * are received to disk under random names, not into memory, so that many concurrent uploads cost disk, not
+ * RAM: memory is spent only while the image store checks a file, a few at a time. The received files are
+ * deleted when the response is done, whatever happened; the store has copied what it kept by then.
  */
-export function multipartParser({ maxFileBytes, maxFiles }: UploadLimits): RequestHandler {
-  return multer({
-    storage: multer.memoryStorage(),
+export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadLimits): RequestHandler {
+  const parse = multer({
+    storage: multer.diskStorage({
+      destination: incomingDir,
+      filename: (_req, _file, done) => done(null, `${randomBytes(16).toString('hex')}.upload`),
+    }),
     limits: { fileSize: maxFileBytes, files: maxFiles, fields: 50, fieldSize: 64 * 1024, parts: maxFiles + 50 },
   }).any();
+  return (req, res, next) => {
+    res.once('close', () => {
+      const files = (req.files ?? []) as Express.Multer.File[];
+      void Promise.all(files.map((file) => rm(file.path, { force: true })));
+    });
+    parse(req, res, next);
+  };
 }
 
 /**
  * Web forms: only a signed-in user's multipart body is parsed at all, so that strangers cannot make the
- * server buffer uploads. Must run before verifyCsrf, which reads the `_csrf` field from the parsed body.
+ * server receive uploads. Must run before verifyCsrf, which reads the `_csrf` field from the parsed body.
  */
 export function webMultipart(limits: UploadLimits): RequestHandler {
   const parse = multipartParser(limits);

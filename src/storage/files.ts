@@ -1,15 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
  * The files under UPLOAD_DIR, laid out as users/<user id>/<2 hex>/<32 random hex>.<ext>: random names, so a
  * name reveals nothing and cannot be guessed; sharded, so no folder grows huge; one folder per user, so an
- * account's files go with the account at once. New files are written to .tmp/ first.
+ * account's files go with the account at once. New files are written to .tmp/ first; uploads are received in
+ * .tmp/incoming/.
  */
 export interface FileArea {
   readonly root: string;
+  /** Where uploads are received (src/http/uploads.ts) before the store checks them. */
+  readonly incomingDir: string;
+  /** Reads a received upload; refuses a path outside incomingDir. */
+  readIncoming(receivedPath: string): Promise<Buffer>;
   /** A fresh random path for a user's file, relative to the root. */
   newPath(userId: number, extension: string): string;
   /** Writes to a temporary file, fsyncs it, renames it into place and fsyncs the folder: after this returns, a crash cannot lose it. */
@@ -53,8 +58,16 @@ export function createFileArea(root: string): FileArea {
     return full;
   };
 
+  const incomingDir = path.join(path.resolve(root), TMP, 'incoming');
+
   return {
     root,
+    incomingDir,
+    readIncoming(receivedPath) {
+      const full = path.resolve(receivedPath);
+      if (!full.startsWith(incomingDir + path.sep)) throw new Error(`Refusing to read an upload outside ${incomingDir}: ${receivedPath}`);
+      return readFile(full);
+    },
     newPath(userId, extension) {
       const name = randomBytes(16).toString('hex');
       return path.join(USERS, String(userId), name.slice(0, 2), `${name}.${extension}`);

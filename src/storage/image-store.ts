@@ -11,8 +11,12 @@ import { createStoredImagesRepo, type StoredImage } from './stored-images.repo.j
 export interface IncomingFile {
   /** The name the user gave the file; only used in messages. */
   name: string;
-  bytes: Uint8Array;
+  /** Called when the store is ready to check the file, so that only a few are in memory at once. */
+  read(): Promise<Uint8Array>;
 }
+
+/** A file made in memory (such as a background-removal result). */
+export const fileFromBytes = (name: string, bytes: Uint8Array): IncomingFile => ({ name, read: async () => bytes });
 
 export interface FileRefusal {
   name: string;
@@ -76,7 +80,7 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
 
   async function checkAll(incoming: IncomingFile[]): Promise<CheckedImage[]> {
     const names = uniqueNames(incoming);
-    const results = await Promise.allSettled(incoming.map((file) => limitDecoding(() => checkImage(file.bytes, { maxPixels }))));
+    const results = await Promise.allSettled(incoming.map((file) => limitDecoding(async () => checkImage(await file.read(), { maxPixels }))));
     const refusals: FileRefusal[] = [];
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
@@ -96,6 +100,12 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
   }
 
   return {
+    /** Where multipart uploads are received before they are checked; swept like the rest of .tmp. */
+    incomingDir: files.incomingDir,
+
+    /** An upload received into incomingDir. */
+    receivedFile: (name: string, receivedPath: string): IncomingFile => ({ name, read: () => files.readIncoming(receivedPath) }),
+
     /**
      * Checks every file, then stores them all or none: refused files throw ImagesRefusedError (422), an upload
      * beyond the quota PayloadTooLargeError (413). Bytes the user has already stored are kept once. `link`

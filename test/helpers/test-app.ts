@@ -16,7 +16,11 @@ export const TEST_SESSION_SECRET = 'test-session-secret-that-is-long-enough';
  * A whole application in-process on a fresh temporary data folder. `env` overrides the configuration
  * as environment variables would; bcrypt runs at its lowest cost to keep the suite fast.
  */
-export function createTestApp({ env = {}, models = { versions: () => ({}) } }: { env?: Record<string, string>; models?: AppDeps['models'] } = {}) {
+export function createTestApp({
+  env = {},
+  models = { versions: () => ({}) },
+  background = null,
+}: { env?: Record<string, string>; models?: AppDeps['models']; background?: AppDeps['background'] } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -28,11 +32,12 @@ export function createTestApp({ env = {}, models = { versions: () => ({}) } }: {
   });
   const { db } = openMigratedDatabase(config.databaseFile);
   const logger = createLogger(config.logLevel);
-  const { app, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models });
+  const { app, store, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
 
   return {
     app,
+    store,
     config,
     db,
     dataDir,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import express from 'express';
 import { decodeJwt, SignJWT } from 'jose';
@@ -341,7 +343,7 @@ describe('apiRoute: one declaration gives the route and its documentation', () =
       req.user = { id: 7, username: 'tester', role: 'user' };
       next();
     },
-    uploadLimits: { maxFileBytes: 1024, maxFiles: 1 },
+    uploadLimits: { maxFileBytes: 1024, maxFiles: 1, incomingDir: path.join(os.tmpdir(), 'inkwell-api-test-incoming') },
   });
   apiRoute(
     api,

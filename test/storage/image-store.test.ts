@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openMigratedDatabase } from '../../src/db/migrate.js';
-import { createImageStore, SWEEP_GRACE_MS } from '../../src/storage/index.js';
+import { createImageStore, fileFromBytes, SWEEP_GRACE_MS } from '../../src/storage/index.js';
 import { pngImage } from '../helpers/images.js';
 
 const child = fileURLToPath(new URL('./helpers/store-forever.ts', import.meta.url));
@@ -58,7 +58,7 @@ describe('image store on disk', () => {
     const dataDir = tempDir();
     const { db, store, rows } = openStore(dataDir);
     const userId = (db.prepare("INSERT INTO users (username, password_hash) VALUES ('u', 'x') RETURNING id").get() as { id: number }).id;
-    await store.add(userId, [{ name: 'kept.png', bytes: await pngImage(20, 20, 1) }], () => undefined);
+    await store.add(userId, [fileFromBytes('kept.png', await pngImage(20, 20, 1))], () => undefined);
     const uploads = path.join(dataDir, 'uploads');
     const stray = path.join(uploads, 'users', String(userId), 'ab', 'abcdef.png');
     mkdirSync(path.dirname(stray), { recursive: true });

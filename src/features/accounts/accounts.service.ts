@@ -41,11 +41,13 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.c
 export interface AccountsDeps {
   db: Db;
   bcryptCost: number;
+  /** Runs after an account's rows are deleted, for what lives outside the database (the user's image files). */
+  afterAccountDeleted?: (userId: number) => Promise<void>;
 }
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
 
-export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
+export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: AccountsDeps) {
   const users = createUsersRepo(db);
   // Compared against when the username is unknown, so that a wrong name and a wrong password take as long.
   let timingDecoy: string | undefined;
@@ -224,6 +226,7 @@ export function createAccountsService({ db, bcryptCost }: AccountsDeps) {
         users.endSessions(userId);
         users.remove(userId);
       })();
+      await afterAccountDeleted?.(userId);
     },
   };
 }

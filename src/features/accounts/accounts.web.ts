@@ -1,6 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { ConflictError, ValidationError, type FieldErrors } from '../../http/errors.js';
+import { formatBytes } from '../../lib/format.js';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './accounts.schemas.js';
 import type { AccountsService, AccountUser } from './accounts.service.js';
 import type { SessionAuth } from './passport.js';
@@ -45,9 +46,11 @@ export interface AccountsWebDeps {
   sessionAuth: SessionAuth;
   /** Shared with the API's token endpoint (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
+  /** Bytes the user's images take and their quota, for the account page. */
+  storageUsage: (userId: number) => { usedBytes: number; quotaBytes: number };
 }
 
-export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit }: AccountsWebDeps): Router {
+export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage }: AccountsWebDeps): Router {
   const router = Router();
 
   const renderRegister = (res: Response, status: number, values: { username?: string }, errors: FieldErrors = {}) =>
@@ -60,6 +63,8 @@ export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit 
     res.status(status).render('accounts/account', {
       title: 'Your account',
       account: accounts.findByUsername(req.user!.username),
+      usage: storageUsage(req.user!.id),
+      formatBytes,
       errors,
       passwordRules,
     });

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { openMigratedDatabase } from '../../../src/db/migrate.js';
-import { createImageStore } from '../../../src/storage/index.js';
+import { createImageStore, fileFromBytes } from '../../../src/storage/index.js';
 
 const dataDir = process.argv[2]!;
 const { db } = openMigratedDatabase(path.join(dataDir, 'inkwell.sqlite'));
@@ -19,7 +19,7 @@ const image = (seed: number) =>
 // Made before storing starts, so that the kill lands inside store.add rather than in making pictures.
 const batches = await Promise.all(
   Array.from({ length: 40 }, (_, batch) =>
-    Promise.all([0, 1, 2].map(async (i) => ({ name: `${batch}-${i}.png`, bytes: await image(Number(process.argv[3] ?? 0) * 1000 + batch * 3 + i) }))),
+    Promise.all([0, 1, 2].map(async (i) => fileFromBytes(`${batch}-${i}.png`, await image(Number(process.argv[3] ?? 0) * 1000 + batch * 3 + i)))),
   ),
 );
 for (const [batch, files] of batches.entries()) {

@@ -1,14 +1,14 @@
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { AccountsService } from '../features/accounts/index.js';
-import { declareAccountsApi } from '../features/accounts/accounts.api.js';
-import { createTokenService } from '../features/accounts/tokens.js';
-import { createApiRateLimit } from './api-rate-limit.js';
-import { bearerToken, createRequireApiUser } from './bearer-auth.js';
-import { notFound } from './error-handler.js';
-import { AppError } from './errors.js';
-import { createApiDocsRouter, createApiRoutes } from './openapi.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
+import { declareImagesApi, type ImagesService } from './features/images/index.js';
+import { createApiRateLimit } from './http/api-rate-limit.js';
+import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
+import { notFound } from './http/error-handler.js';
+import { AppError } from './http/errors.js';
+import { createApiDocsRouter, createApiRoutes } from './http/openapi.js';
+import type { UploadLimits } from './http/uploads.js';
 
 /**
  * Everything under /api. It is mounted BEFORE the session middleware: no cookie is read or set here, so
@@ -19,12 +19,14 @@ export interface ApiRouterDeps {
   config: Config;
   logger: Logger;
   accounts: AccountsService;
+  images: ImagesService;
+  uploadLimits: UploadLimits;
   tokenSecret: string;
   /** Shared with the login form (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -38,8 +40,9 @@ export function createApiRouter({ config, logger, accounts, tokenSecret, loginRa
   // First, so that every API request counts, refused ones included.
   router.use(createApiRateLimit({ perMinute: config.rateLimits.apiPerMinute, subjectOf: tokenSubject, logger }));
 
-  const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits: config.uploads });
+  const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits });
   declareAccountsApi(api, { tokens, loginRateLimit });
+  declareImagesApi(api, { images });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 
