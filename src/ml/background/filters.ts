@@ -108,38 +108,47 @@ export class RowUpsampler {
   }
 }
 
-type Reduce = (a: number, b: number) => number;
-
-function rankFilter(src: Uint8Array, width: number, height: number, radius: number, pick: Reduce): Uint8Array {
+/**
+ * Separable grey-level dilation (max) or erosion (min) over a (2r+1)x(2r+1) square. Written out for each
+ * direction: a comparison callback per element made it ten times slower at 12 MP.
+ */
+function rankFilter(src: Uint8Array, width: number, height: number, radius: number, max: boolean): Uint8Array {
   const horizontal = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {
+      const end = row + Math.min(width - 1, x + radius);
       let value = src[row + x]!;
-      const end = Math.min(width - 1, x + radius);
-      for (let k = Math.max(0, x - radius); k <= end; k++) value = pick(value, src[row + k]!);
+      if (max) {
+        for (let k = row + Math.max(0, x - radius); k <= end; k++) if (src[k]! > value) value = src[k]!;
+      } else {
+        for (let k = row + Math.max(0, x - radius); k <= end; k++) if (src[k]! < value) value = src[k]!;
+      }
       horizontal[row + x] = value;
     }
   }
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
-    const first = Math.max(0, y - radius);
-    const last = Math.min(height - 1, y + radius);
     const row = y * width;
     out.set(horizontal.subarray(row, row + width), row);
-    for (let k = first; k <= last; k++) {
+    const last = Math.min(height - 1, y + radius);
+    for (let k = Math.max(0, y - radius); k <= last; k++) {
       if (k === y) continue;
       const other = k * width;
-      for (let x = 0; x < width; x++) out[row + x] = pick(out[row + x]!, horizontal[other + x]!);
+      if (max) {
+        for (let x = 0; x < width; x++) if (horizontal[other + x]! > out[row + x]!) out[row + x] = horizontal[other + x]!;
+      } else {
+        for (let x = 0; x < width; x++) if (horizontal[other + x]! < out[row + x]!) out[row + x] = horizontal[other + x]!;
+      }
     }
   }
   return out;
 }
 
 /** Grey-level dilation: the maximum over a (2r+1)x(2r+1) square. */
-export const maxFilter = (src: Uint8Array, width: number, height: number, radius: number) => rankFilter(src, width, height, radius, Math.max);
+export const maxFilter = (src: Uint8Array, width: number, height: number, radius: number) => rankFilter(src, width, height, radius, true);
 /** Grey-level erosion: the minimum over a (2r+1)x(2r+1) square. */
-export const minFilter = (src: Uint8Array, width: number, height: number, radius: number) => rankFilter(src, width, height, radius, Math.min);
+export const minFilter = (src: Uint8Array, width: number, height: number, radius: number) => rankFilter(src, width, height, radius, false);
 
 /** Growable Int32 list (runs of a mask). */
 class IntList {

@@ -14,7 +14,7 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../image-input.js';
-import { findComponents, maxFilter, minFilter, paintComponents } from './filters.js';
+import { findComponents, paintComponents } from './filters.js';
 
 const FIT_SIZE = 256;
 /** Basis sizes tried: constant, linear, quadratic in (x, y). */
@@ -282,22 +282,50 @@ export function plainAlpha(distance: Uint8Array, width: number, height: number, 
   const holes = findComponents(object, width, height, { threshold: 1, invert: true, diagonal: false });
   paintComponents(object, width, holes, (label) => holes.touchesBorder[label] === 0 && holes.area[label]! < hole, 1);
 
-  // Opaque inside (the object eroded by 2 px), transparent outside (dilated by 2 px); across the outline alpha
-  // follows the distance, scaled by the strongest contrast within 2 px (the object's own colour against the background).
-  const inner = minFilter(object, width, height, 2);
-  const outer = maxFilter(object, width, height, 2);
-  const contrast = maxFilter(distance, width, height, 2);
+  // Opaque inside, transparent outside; within 2 px of the outline alpha follows the distance, scaled by the
+  // strongest contrast within 2 px (the object's own colour against the background), so edges stay soft.
   const alpha = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    if (inner[i]) alpha[i] = 255;
-    else if (!outer[i]) alpha[i] = 0;
-    else {
-      const top = Math.max(high, contrast[i]! * 0.9);
+  for (let i = 0; i < n; i++) alpha[i] = object[i] ? 255 : 0;
+  const band = outlineBand(object, width, height, BAND);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      if (!band[i]) continue;
+      const top = Math.max(high, localMax(distance, width, height, x, y, BAND) * 0.9);
       const a = (distance[i]! - low) / (top - low);
       alpha[i] = a <= 0 ? 0 : a >= 1 ? 255 : Math.round(a * 255);
     }
   }
   return alpha;
+}
+
+/** Half-width of the soft band along the outline, in pixels. */
+const BAND = 2;
+
+/** 1 for pixels within `reach` (Chebyshev) of a place where the 0/1 mask changes between 4-neighbours. */
+export function outlineBand(mask: Uint8Array, width: number, height: number, reach: number): Uint8Array {
+  const band = new Uint8Array(width * height);
+  const mark = (x: number, y: number) => {
+    for (let yy = Math.max(0, y - reach); yy <= Math.min(height - 1, y + reach); yy++) {
+      band.fill(1, yy * width + Math.max(0, x - reach), yy * width + Math.min(width - 1, x + reach) + 1);
+    }
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      const v = mask[i];
+      if ((x + 1 < width && mask[i + 1] !== v) || (y + 1 < height && mask[i + width] !== v)) mark(x, y);
+    }
+  }
+  return band;
+}
+
+/** The largest value within `reach` of (x, y). */
+function localMax(plane: Uint8Array, width: number, height: number, x: number, y: number, reach: number): number {
+  let best = 0;
+  for (let yy = Math.max(0, y - reach); yy <= Math.min(height - 1, y + reach); yy++) {
+    const end = yy * width + Math.min(width - 1, x + reach);
+    for (let k = yy * width + Math.max(0, x - reach); k <= end; k++) if (plane[k]! > best) best = plane[k]!;
+  }
+  return best;
 }
 
 /**
@@ -335,7 +363,6 @@ export function castShadows(image: RgbImage, model: BackgroundModel, distance: U
     }
   }
   const regions = findComponents(shadowLike, width, height, { threshold: 1, diagonal: true });
-  const contrast = maxFilter(distance, width, height, 2);
   const rise = new Float64Array(regions.count);
   const edge = new Float64Array(regions.count);
   const outline = new Float64Array(regions.count);
@@ -352,7 +379,7 @@ export function castShadows(image: RgbImage, model: BackgroundModel, distance: U
         (x > 0 && alpha[i - 1] === 0) || (x < width - 1 && alpha[i + 1] === 0) || (y > 0 && alpha[i - width] === 0) || (y < height - 1 && alpha[i + width] === 0);
       if (!againstBackground) continue;
       edge[label] = edge[label]! + 1;
-      rise[label] = rise[label]! + contrast[i]! - distance[i]!;
+      rise[label] = rise[label]! + localMax(distance, width, height, x, y, BAND) - distance[i]!;
     }
   }
   const shadows = new Uint8Array(n);
