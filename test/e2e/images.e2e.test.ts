@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { loadBackgroundRemover, type BackgroundRemover } from '../../src/ml/index.js';
+import { pngImage } from '../helpers/images.js';
+import { shippedModelsDir } from '../helpers/ml-models.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
+if (missingBrowser) console.log(`# skipping the image library browser test: ${missingBrowser}`);
+
+/** A signature-like stroke on greyish paper, as a phone would photograph it. */
+const signaturePhoto = () =>
+  sharp(Buffer.from('<svg width="480" height="240"><rect width="480" height="240" fill="#d8d4cc"/><path d="M40 170 C 120 30, 160 230, 240 120 S 380 60, 440 150" stroke="#1a237e" stroke-width="7" fill="none"/></svg>'))
+    .jpeg({ quality: 90 })
+    .toBuffer();
+
+/** Drops files on an element the way a user dragging them from the desktop does. */
+async function dropFiles(page: Page, selector: string, files: { name: string; type: string; bytes: Buffer }[]) {
+  const transfer = await page.evaluateHandle((list) => {
+    const data = new DataTransfer();
+    for (const file of list) data.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
+    return data;
+  }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString('base64') })));
+  for (const type of ['dragenter', 'dragover', 'drop']) await page.dispatchEvent(selector, type, { dataTransfer: transfer });
+}
+
+describe('image library in a real browser', { skip: missingBrowser }, () => {
+  let t: TestApp;
+  let server: http.Server;
+  let browser: Browser;
+  let background: BackgroundRemover;
+  let base: string;
+
+  before(async () => {
+    background = await loadBackgroundRemover({ modelsDir: shippedModelsDir, maxPixels: 50_000_000 });
+    t = createTestApp({ background });
+    server = http.createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    t?.close();
+    await background?.close();
+  });
+
+  it('when a user drops two files, takes a photo, removes a background and deletes an image, then each step shows its result', async () => {
+    const user = await t.createUser({ username: 'iris' });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    // http://127.0.0.1 is a secure context, so the camera is allowed; the fake device answers getUserMedia.
+    await context.grantPermissions(['camera'], { origin: base });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(msg.text());
+    });
+
+    await page.goto(`${base}/login?next=/images`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${base}/images`);
+    assert.match(await page.locator('main').innerText(), /No images yet/);
+
+    // 1. Drag and drop two files: each gets a progress row, then the gallery reloads with both.
+    await dropFiles(page, '[data-dropzone]', [
+      { name: 'signature.jpg', type: 'image/jpeg', bytes: await signaturePhoto() },
+      { name: 'pattern.png', type: 'image/png', bytes: await pngImage(120, 90, 3) },
+    ]);
+    await page.waitForSelector('.gallery-item >> nth=1');
+    const names = await page.locator('.gallery-name').allInnerTexts();
+    assert.deepEqual(names.sort(), ['pattern.png', 'signature.jpg']);
+
+    // 2. The camera: live preview, take a photo, keep it; it is stored and linked.
+    await page.getByRole('button', { name: 'Take a photo' }).click();
+    await page.getByRole('button', { name: 'Take photo' }).click();
+    await page.getByRole('button', { name: 'Keep photo' }).click();
+    await page.getByRole('link', { name: /^Stored: Camera / }).waitFor();
+    await page.getByRole('link', { name: 'Images', exact: true }).first().click();
+    assert.equal(await page.locator('.gallery-item').count(), 3);
+
+    // 3. Background removal of the signature (document mode): the result opens beside its original.
+    await page.getByRole('link', { name: 'signature.jpg' }).click();
+    await page.getByLabel(/Ink on paper/).check();
+    await page.getByRole('button', { name: 'Remove background' }).click();
+    await page.waitForURL(/\/images\/\d+$/);
+    assert.match(await page.locator('.flash-success').innerText(), /Saved signature \(background removed\)\.png; the original is unchanged/);
+    assert.match(await page.locator('.compare').innerText(), /Original: signature\.jpg/);
+    const loaded = await page.locator('.compare img').evaluateAll((imgs) => imgs.map((img) => (img as HTMLImageElement).naturalWidth));
+    assert.deepEqual(loaded, [480, 480]);
+
+    // 4. Delete an image, confirming on the page that lists it.
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByRole('button', { name: 'Delete image' }).click();
+    await page.waitForURL(`${base}/images`);
+    assert.match(await page.locator('.flash-success').innerText(), /The image has been deleted/);
+    assert.equal(await page.locator('.gallery-item').count(), 3);
+
+    assert.deepEqual(problems, [], 'no script errors or CSP violations');
+    await context.close();
+  });
+});
