@@ -27,8 +27,9 @@ export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadL
   }).any();
   return (req, res, next) => {
     res.once('close', () => {
-      const files = (req.files ?? []) as Express.Multer.File[];
-      void Promise.all(files.map((file) => rm(file.path, { force: true })));
+      // A request cut off mid-upload leaves placeholders without a path (multer removes its partial file itself).
+      const received = ((req.files ?? []) as Partial<Express.Multer.File>[]).flatMap((file) => (typeof file.path === 'string' ? [file.path] : []));
+      void Promise.all(received.map((file) => rm(file, { force: true }))).catch(() => undefined);
     });
     parse(req, res, next);
   };

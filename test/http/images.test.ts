@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -212,6 +214,31 @@ describe('image library API', () => {
         assert.deepEqual(await filesOnDisk(t), before);
       });
     }
+
+    it('when a client drops the connection in the middle of an upload, then the server carries on and keeps no part of it', async () => {
+      const server = http.createServer(t.app);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const before = await filesOnDisk(t);
+        const boundary = 'cutoffboundary';
+        await new Promise<void>((resolve) => {
+          const req = http.request({ port, method: 'POST', path: '/api/v1/images', headers: { authorization: alice, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 5_000_000 } });
+          req.on('error', () => resolve());
+          req.write(`--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="half.png"\r\nContent-Type: image/png\r\n\r\n`);
+          req.write(Buffer.alloc(200_000, 7), () => setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 100));
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.deepEqual(await filesOnDisk(t), before);
+        await request(t.app).get('/api/v1/images').set('Authorization', alice).expect(200);
+      } finally {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
 
     it('when a file is over UPLOAD_MAX_FILE_MB or there are more files than UPLOAD_MAX_FILES, then 413 and nothing is stored', async () => {
       const small = createTestApp({ env: { UPLOAD_MAX_FILE_MB: '1', UPLOAD_MAX_FILES: '2' } });
