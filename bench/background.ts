@@ -8,7 +8,8 @@
  * under uneven light ("document-like") and an object with a drop shadow on a plain backdrop ("photo-like").
  * Every scenario runs in a fresh Node process, so its peak RSS (getrusage maxrss: the whole process, the worker
  * included) is its own: load the remover, one warm-up job, then --runs timed jobs one after another; the
- * median is reported. "max stall" is the longest event-loop delay on the main thread during the jobs.
+ * median is reported. "max stall" is the longest event-loop delay on the main thread during the jobs (for the
+ * baseline: over two idle seconds, the machine's noise floor).
  * A baseline process only loads the remover; another runs photo mode with onnxruntime's default memory
  * settings (memory pattern on) to show what the bound in src/ml/background/remover.ts saves.
  */
@@ -64,6 +65,14 @@ async function child(spec: { scenario: Scenario; file: string | null }): Promise
   });
   const loadMs = performance.now() - started;
   const report: ChildReport = { loadMs, times: [], maxStallMs: 0, peakRssMb: 0, rssAfterMb: 0, bytes: 0, method: '' };
+  if (!scenario.options) {
+    // The noise floor of the machine: the longest event-loop delay of this idle process over two seconds.
+    const idle = monitorEventLoopDelay({ resolution: 1 });
+    idle.enable();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    idle.disable();
+    report.maxStallMs = idle.max / 1e6;
+  }
   if (spec.file && scenario.options) {
     const image = readFileSync(spec.file);
     await remover.remove(image, scenario.options);
@@ -140,9 +149,18 @@ async function main(): Promise<void> {
     const median = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : NaN;
     const cell = (v: number, w: number) => (Number.isFinite(v) ? v.toFixed(0) : '-').padStart(w);
     console.log(
-      `${scenario.name.padEnd(32)} ${(scenario.image ?? '-').padEnd(13)} ${cell(median, 9)} ${cell(sorted[0] ?? NaN, 6)} ${cell(sorted.at(-1) ?? NaN, 6)} ${cell(report.peakRssMb, 11)} ${cell(report.rssAfterMb, 9)} ${cell(scenario.image ? report.maxStallMs : NaN, 9)} ${cell(scenario.image ? report.bytes : NaN, 10)}`,
+      `${scenario.name.padEnd(32)} ${(scenario.image ?? '-').padEnd(13)} ${cell(median, 9)} ${cell(sorted[0] ?? NaN, 6)} ${cell(sorted.at(-1) ?? NaN, 6)} ${cell(report.peakRssMb, 11)} ${cell(report.rssAfterMb, 9)} ${cell(report.maxStallMs, 9)} ${cell(scenario.image ? report.bytes : NaN, 10)}`,
     );
-    summary.push({ scenario: scenario.name, image: scenario.image, medianMs: Math.round(median), peakRssMb: report.peakRssMb, rssAfterMb: report.rssAfterMb, loadMs: Math.round(report.loadMs), method: report.method });
+    summary.push({
+      scenario: scenario.name,
+      image: scenario.image,
+      medianMs: Math.round(median),
+      peakRssMb: report.peakRssMb,
+      rssAfterMb: report.rssAfterMb,
+      maxStallMs: Math.round(report.maxStallMs),
+      loadMs: Math.round(report.loadMs),
+      method: report.method,
+    });
   }
   console.log(`\n${JSON.stringify({ width, height, runs, scenarios: summary })}`);
 }

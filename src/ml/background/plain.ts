@@ -409,3 +409,29 @@ export async function plainCutout(image: RgbImage, model?: BackgroundModel): Pro
   }
   return { alpha, model: fitted, shadows: any };
 }
+
+/**
+ * Removes the background's colour from semi-transparent edge pixels (colour decontamination): an edge pixel is
+ * alpha * F + (1 - alpha) * B, so F = (I - (1 - alpha) * B) / alpha with B from the model. Without it, the old
+ * background shows as a thin fringe when the cut-out is laid on another colour. Overwrites `image.data`.
+ */
+export function unmixEdges(image: RgbImage, alpha: Uint8Array, model: BackgroundModel): void {
+  const { width, height, data } = image;
+  const row = new Float32Array(width * 3);
+  for (let y = 0; y < height; y++) {
+    let start = y * width;
+    const end = start + width;
+    while (start < end && (alpha[start] === 0 || alpha[start] === 255)) start++;
+    if (start === end) continue;
+    modelRow(model, y, width, height, row);
+    for (let x = start - y * width, i = start; x < width; x++, i++) {
+      const a = alpha[i]!;
+      if (a === 0 || a === 255) continue;
+      const share = a / 255;
+      for (let c = 0; c < 3; c++) {
+        const f = (data[i * 3 + c]! - (1 - share) * row[x * 3 + c]!) / share;
+        data[i * 3 + c] = f <= 0 ? 0 : f >= 255 ? 255 : Math.round(f);
+      }
+    }
+  }
+}

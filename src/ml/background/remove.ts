@@ -8,7 +8,7 @@ import { checkImageHeader, decodeToRgb, ImageInputError, type RgbImage } from '.
 import { extractInk } from './document.js';
 import type { BackgroundResult, ResolvedOptions } from './options.js';
 import { normaliseMask, refineMask, repairWithPlainBackground, u2netInput, U2NET_SIZE } from './photo.js';
-import { fitBackgroundModel, plainCutout } from './plain.js';
+import { fitBackgroundModel, plainCutout, unmixEdges } from './plain.js';
 
 /** Runs U²-Net: float32 [3, 320, 320] in, its 320x320 map out. */
 export type Segmenter = (input: Float32Array) => Promise<Float32Array>;
@@ -31,6 +31,7 @@ async function documentCut(image: RgbImage, options: ResolvedOptions): Promise<C
 
 async function plainCut(image: RgbImage): Promise<Cut> {
   const { alpha, model, shadows } = await plainCutout(image);
+  if (model.fits) unmixEdges(image, alpha, model);
   const kind = model.kind === 'plain' ? 'plain colour' : 'colour gradient';
   const shadowNote = shadows ? ', cast shadows removed' : '';
   const warning = model.fits ? '' : '; the border is not a plain colour, so the result may be poor (try photo mode)';
@@ -43,6 +44,7 @@ async function photoCut(image: RgbImage, segment: Segmenter): Promise<Cut> {
   const model = await fitBackgroundModel(image);
   if (!model.fits) return { rgb: image.data, alpha, method: 'U²-Net (u2netp) mask, refined along edges' };
   await repairWithPlainBackground(image, alpha, model);
+  unmixEdges(image, alpha, model);
   const kind = model.kind === 'plain' ? 'plain colour' : 'colour gradient';
   return { rgb: image.data, alpha, method: `U²-Net (u2netp) mask, refined along edges; plain-background repair (${kind})` };
 }
