@@ -186,6 +186,15 @@ describe('the background remover', () => {
     assert.equal(data[100 * 200 + 140], 255);
   });
 
+  test('WebP and GIF files are read like PNG and JPEG', async () => {
+    const png = await discOnPlain(160, 120);
+    for (const file of [await sharp(png).webp({ quality: 90 }).toBuffer(), await sharp(png).gif().toBuffer()]) {
+      const result = await remover.remove(file, { mode: 'photo', output: 'mask' });
+      const { data } = await pixelsOf(result.bytes);
+      assert.deepEqual([result.width, result.height, data[60 * 160 + 80], data[2 * 160 + 2]], [160, 120, 255, 0]);
+    }
+  });
+
   test('bad files are refused with the ImageInputError reasons, the pixel limit before decoding', async () => {
     assert.equal(await reasonOf(remover.remove(new TextEncoder().encode('not an image'), { mode: 'photo', output: 'mask' })), 'unsupported_type');
     const truncated = (await discOnPlain(100, 100)).subarray(0, 200);

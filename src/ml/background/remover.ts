@@ -1,13 +1,14 @@
 /*
- * Why background removal has one worker thread of its own, running one job at a time (measured on the shared
- * 2-core dev box, figures in bench/README.md): a job is the whole removal (decode, method, U²-Net, refinement,
- * encode) and takes 0.3-1 s for a phone-sized photo and several seconds at 12 MP; in the digit/signature pool it
- * would hold a worker that those small, quick requests need. Its peak memory is dominated by full-size planes
- * (about 25 bytes per pixel at 12 MP, see bench) and by onnxruntime's buffers, so jobs wait in a FIFO queue
+ * Why background removal has one worker thread of its own, running one job at a time (measured 2026-12-02 on the
+ * shared 2-core dev box; figures in bench/README.md): a job is the whole removal (decode, method, U²-Net,
+ * refinement, encode) and takes 0.2-0.6 s for a 0.3-1.4 MP image and 1.2-3.3 s at 12 MP. In the digit/signature
+ * pool it would hold a worker that those quick requests need for seconds. A 12 MP job adds 140-290 MB at its peak
+ * (full-size 8-bit planes, the guided filter's planes at 1024 px, sharp's buffers), so jobs wait in a FIFO queue
  * instead of running side by side. onnxruntime's pre-planned memory pattern is switched off: with it the u2netp
- * session held ~480 MB after two runs (RSS ~580 MB in a bare process), without it ~285 MB (RSS ~385 MB) at the
- * same speed; switching the arena off as well saved nothing at the peak and made each run twice as slow.
- * One onnxruntime thread: the pool already has a worker per core, and u2netp takes ~0.3 s of a job with one.
+ * session alone held 579 MB RSS after warm-up runs in a bare process, without it 385 MB at the same speed (a
+ * 12 MP photo job peaked at 905 MB against 715 MB); switching the arena off as well lowered the resting size but
+ * not the peak (403 MB) and doubled the inference time. One onnxruntime thread: 290 ms per inference against
+ * 190 ms with two, a small part of a job, and it leaves a core to the pool.
  */
 import type { Worker } from 'node:worker_threads';
 import { imageRefused, modelSpec, type SessionMemoryOptions, type SessionSpec } from '../onnx-runner.js';
@@ -105,14 +106,14 @@ function startWorker(setup: BackgroundWorkerSetup): Promise<Worker> {
  * memory, a crash in native code), the job it held fails and the next job starts a fresh worker.
  */
 export async function loadBackgroundRemover(options: BackgroundRemoverOptions): Promise<BackgroundRemover> {
-  if (!Number.isInteger(options.maxPixels) || options.maxPixels <= 0) throw new RangeError(`maxPixels must be a positive integer; got ${options.maxPixels}.`);
+  if (!(options.maxPixels > 0) || !Number.isFinite(options.maxPixels)) throw new RangeError(`maxPixels must be a positive number; got ${options.maxPixels}.`);
   const file = await readModelFile(options.modelsDir, BACKGROUND_MODEL, maskModelCardSchema);
   checkContract(file.card, file.displayPath);
   const setup: BackgroundWorkerSetup = {
     spec: modelSpec(BACKGROUND_MODEL, file),
     intraOpNumThreads: Math.max(1, options.intraOpNumThreads ?? 1),
     memory: options.memory ?? DEFAULT_MEMORY,
-    maxPixels: options.maxPixels,
+    maxPixels: Math.floor(options.maxPixels),
   };
 
   let worker: Worker | null = null;
