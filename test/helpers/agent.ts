@@ -47,3 +47,9 @@ export async function registerVia(app: Express, { username, password }: { userna
   assert.equal(res.status, 302, `registration of ${username} failed with ${res.status}`);
   return agent;
 }
+
+/** An `Authorization` header value for the user, from the real token endpoint. */
+export async function bearerFor(app: Express, { username, password }: { username: string; password: string }): Promise<string> {
+  const res = await request(app).post('/api/v1/auth/token').send({ username, password }).expect(200);
+  return `Bearer ${res.body.access_token as string}`;
+}

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import multer from 'multer';
 import express from 'express';
 import request from 'supertest';
-import { csrfToken, signIn } from '../helpers/agent.js';
+import { bearerFor, csrfToken, signIn } from '../helpers/agent.js';
 import { fakeBackgroundRemover } from '../helpers/fake-background.js';
 import { jpegImage, pngImage } from '../helpers/images.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -59,8 +59,7 @@ describe('background removal through the API and pages', () => {
       background: fake.remover,
     });
     user = await t.createUser();
-    const token = await request(t.app).post('/api/v1/auth/token').send(user).expect(200);
-    auth = `Bearer ${token.body.access_token as string}`;
+    auth = await bearerFor(t.app, user);
     const res = await request(t.app).post('/api/v1/images').set('Authorization', auth).attach('images', await jpegImage(40, 30, 5), 'product.jpg').expect(201);
     imageId = res.body.items[0].id;
   });
@@ -134,7 +133,7 @@ describe('background removal through the API and pages', () => {
     const offline = createTestApp({ env: { REMBG_URL: 'http://127.0.0.1:9' }, background: fake.remover });
     try {
       const u = await offline.createUser();
-      const token = `Bearer ${(await request(offline.app).post('/api/v1/auth/token').send(u)).body.access_token as string}`;
+      const token = await bearerFor(offline.app, u);
       const img = (await request(offline.app).post('/api/v1/images').set('Authorization', token).attach('images', await pngImage(20, 20, 6), 'x.png').expect(201)).body.items[0];
       const res = await request(offline.app).post(`/api/v1/images/${img.id}/background-removal`).set('Authorization', token).send({ mode: 'photo', provider: 'rembg' }).expect(201);
       assert.match(res.body.derivation.notice, /could not be reached/);
@@ -176,7 +175,7 @@ describe('background removal without its model', () => {
     const t = createTestApp();
     try {
       const user = await t.createUser();
-      const token = `Bearer ${(await request(t.app).post('/api/v1/auth/token').send(user)).body.access_token as string}`;
+      const token = await bearerFor(t.app, user);
       const img = (await request(t.app).post('/api/v1/images').set('Authorization', token).attach('images', await pngImage(20, 20, 7), 'x.png').expect(201)).body.items[0];
       await request(t.app).post(`/api/v1/images/${img.id}/background-removal`).set('Authorization', token).send({ mode: 'document' }).expect(503);
       const agent = await signIn(t.app, user);

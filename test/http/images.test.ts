@@ -7,16 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import request from 'supertest';
 import { findMetadata } from '../../src/storage/metadata.js';
-import { csrfToken, signIn, type Agent } from '../helpers/agent.js';
+import { bearerFor, csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import * as images from '../helpers/images.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 type App = TestApp['app'];
-
-async function bearer(app: App, user: { username: string; password: string }): Promise<string> {
-  const res = await request(app).post('/api/v1/auth/token').send({ username: user.username, password: user.password }).expect(200);
-  return `Bearer ${res.body.access_token as string}`;
-}
 
 /**
  * Every file under the upload folder, relative to it, once the received uploads of finished requests are gone
@@ -49,8 +44,8 @@ describe('image library API', () => {
   let bob: string;
   before(async () => {
     t = createTestApp();
-    alice = await bearer(t.app, await t.createUser({ username: 'alice' }));
-    bob = await bearer(t.app, await t.createUser({ username: 'bob' }));
+    alice = await bearerFor(t.app, await t.createUser({ username: 'alice' }));
+    bob = await bearerFor(t.app, await t.createUser({ username: 'bob' }));
   });
   after(() => t.close());
 
@@ -243,7 +238,7 @@ describe('image library API', () => {
     it('when a file is over UPLOAD_MAX_FILE_MB or there are more files than UPLOAD_MAX_FILES, then 413 and nothing is stored', async () => {
       const small = createTestApp({ env: { UPLOAD_MAX_FILE_MB: '1', UPLOAD_MAX_FILES: '2' } });
       try {
-        const auth = await bearer(small.app, await small.createUser());
+        const auth = await bearerFor(small.app, await small.createUser());
         const big = await upload(small.app, auth, [[Buffer.concat([await images.pngImage(), Buffer.alloc(1024 * 1024)]), 'big.png']]).expect(413);
         assert.match(big.body.error.message, /at most 1 MB/);
         const png = await images.pngImage();
@@ -261,7 +256,7 @@ describe('storage quota', () => {
   after(() => t.close());
 
   it('when an upload would exceed the quota, then it is refused whole with 413 naming the numbers, and what fits is accepted', async () => {
-    const auth = await bearer(t.app, await t.createUser());
+    const auth = await bearerFor(t.app, await t.createUser());
     // Noise compresses badly: each PNG is about 300 KB.
     const noise = () => sharp({ create: { width: 320, height: 320, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
     const [a, b, c, d] = await Promise.all([noise(), noise(), noise(), noise()]);
@@ -391,7 +386,7 @@ describe('image files and accounts', () => {
     const t = createTestApp();
     try {
       const user = await t.createUser({ username: 'erin' });
-      const auth = await bearer(t.app, user);
+      const auth = await bearerFor(t.app, user);
       await upload(t.app, auth, [[await images.pngImage(30, 30, 40), 'x.png']]).expect(201);
       assert.ok((await filesOnDisk(t)).length >= 2);
       const agent = await signIn(t.app, user);
