@@ -8,7 +8,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, readMnistTest, renderDarkOnLight, seededRandom } from '../../test/ml/helpers/mnist.js';
+import { seededRandom } from '../../src/lib/random.js';
+import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, readMnistTest, renderDarkOnLight } from '../../test/ml/helpers/mnist.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

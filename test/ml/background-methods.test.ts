@@ -5,7 +5,8 @@ import { boxMean, findComponents, guidedFilterCoefficients, maxFilter, minFilter
 import { parseHexColour, resolveOptions } from '../../src/ml/background/options.js';
 import { normaliseMask, u2netInput } from '../../src/ml/background/photo.js';
 import { fitBackgroundModel } from '../../src/ml/background/plain.js';
-import { makeImage, maskIoU, seededRandom } from '../../src/ml/background/synthetic.js';
+import { seededRandom } from '../../src/lib/random.js';
+import { makeImage, maskIoU } from '../../src/ml/background/synthetic.js';
 import { inkLevels } from '../../src/ml/background/document.js';
 import { decodeToRgb } from '../../src/ml/image-input.js';
 

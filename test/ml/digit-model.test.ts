@@ -6,7 +6,8 @@ import sharp from 'sharp';
 import { DIGIT_MEAN, DIGIT_STD, prepareDigit } from '../../src/ml/digit-image.js';
 import { loadDigitModel, type DigitModel } from '../../src/ml/index.js';
 import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
-import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, mnistTestFilesPresent, readMnistTest, renderDarkOnLight, seededRandom } from './helpers/mnist.js';
+import { seededRandom } from '../../src/lib/random.js';
+import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, mnistTestFilesPresent, readMnistTest, renderDarkOnLight } from './helpers/mnist.js';
 
 /*
  * The shipped digit model on the 10,000 MNIST test images, checked against the figures its card claims:

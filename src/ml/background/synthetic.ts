@@ -11,6 +11,7 @@
  * The truth is the ink's or the object's coverage >= 0.5; cast and drop shadows are background.
  */
 import sharp from 'sharp';
+import { seededRandom } from '../../lib/random.js';
 
 export const INK_CATEGORIES = ['signature', 'handwriting', 'scan', 'desk'] as const;
 export const OBJECT_CATEGORIES = ['plain', 'gradient', 'textured'] as const;
@@ -35,18 +36,6 @@ export interface SyntheticImage {
 export interface SampleSize {
   width?: number;
   height?: number;
-}
-
-/** mulberry32: small, fast, good enough for test images; the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sampleSeed(seed: number, category: SampleCategory, index: number): number {

@@ -29,18 +29,6 @@ export function readMnistTest(datasetsDir: string): MnistSet {
 /** The seed of the renders behind the card's production-path figure and the model test. */
 export const MNIST_RENDER_SEED = 20261124;
 
-/** A small seeded generator (mulberry32) so renders are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Renders one MNIST digit the way users send digits: dark ink on white, enlarged 2-3x (bilinear) and placed
  * at a random position in a larger canvas, encoded as PNG. The production path must undo all of that.
