@@ -37,9 +37,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  logger.info({ models: models.versions() }, 'models loaded');
+  // /ready and the log report every model, background removal's included.
+  const versions = { ...models.versions(), u2netp: background.version };
+  const modelsStatus = { versions: () => versions };
+  logger.info({ models: versions }, 'models loaded');
 
-  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models, background });
+  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background });
   // Files left by a crash between writing an image and committing its row (see src/storage).
   const swept = await store.sweep();
   if (swept) logger.info({ files: swept }, 'removed image files that no row refers to');

@@ -18,7 +18,7 @@ export {
   type BackgroundResult,
   type InkColour,
 } from './background/options.js';
-export { loadBackgroundRemover, type BackgroundRemover, type BackgroundRemoverOptions } from './background/remover.js';
+export { loadBackgroundRemover, RemoverBusyError, type BackgroundRemover, type BackgroundRemoverOptions } from './background/remover.js';
 
 export interface DigitPrediction {
   digit: number;

@@ -13,6 +13,7 @@ export function fakeBackgroundRemover() {
     return { bytes, type: 'png' as const, width, height, method };
   };
   const remover: BackgroundRemover = {
+    version: 'fake',
     async remove(image, options) {
       calls.push({ kind: 'remove', options });
       return result(image, 'fake built-in method');

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { ImageInputError, loadBackgroundRemover, ModelLoadError, type BackgroundRemover } from '../../src/ml/index.js';
+import { ImageInputError, loadBackgroundRemover, ModelLoadError, RemoverBusyError, type BackgroundRemover } from '../../src/ml/index.js';
+import { MAX_QUEUED } from '../../src/ml/background/remover.js';
 import { makeInkImage } from '../../src/ml/background/synthetic.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
 import { copyBackgroundModel, discOnPlain, pixelsOf } from './helpers/background.js';
@@ -249,6 +250,16 @@ describe('the background remover', () => {
     const files = await Promise.all(sizes.map(([w, h]) => discOnPlain(w, h)));
     const results = await Promise.all(files.map((file, i) => remover.remove(file, { mode: i % 2 ? 'plain' : 'photo', output: 'mask' })));
     results.forEach((result, i) => assert.deepEqual([result.width, result.height], sizes[i]));
+  });
+
+  test(`when more than ${MAX_QUEUED} jobs wait, then the extra ones are refused at once with RemoverBusyError and the others are answered`, async () => {
+    const file = await discOnPlain(64, 64);
+    const settled = await Promise.allSettled(Array.from({ length: MAX_QUEUED + 3 }, () => remover.remove(file, { mode: 'plain', output: 'mask' })));
+    const busy = settled.filter((result) => result.status === 'rejected');
+    assert.equal(busy.length, 2, 'one job runs, MAX_QUEUED wait, the rest are refused');
+    for (const result of busy) assert.ok((result as PromiseRejectedResult).reason instanceof RemoverBusyError);
+    assert.equal(settled.filter((result) => result.status === 'fulfilled').length, MAX_QUEUED + 1);
+    assert.equal(remover.version, '1.0.0');
   });
 
   test('the caller keeps its buffer: it is copied, not moved to the worker', async () => {

@@ -2,7 +2,7 @@ import { ZipArchive } from 'archiver';
 import type { Readable } from 'node:stream';
 import type { Db } from '../../db/database.js';
 import { NotFoundError, ServiceUnavailableError, ValidationError } from '../../http/errors.js';
-import type { BackgroundRemover } from '../../ml/index.js';
+import { RemoverBusyError, type BackgroundRemover } from '../../ml/index.js';
 import { ImageInputError } from '../../ml/image-input.js';
 import { fileFromBytes, MIME_TYPES, type ImageStore, type StoredImage } from '../../storage/index.js';
 import { ProviderError, type BackgroundProviders } from './background-providers.js';
@@ -170,7 +170,12 @@ export function createImagesService({ db, store, background, providers }: Images
           provider = 'builtin';
         }
       }
-      result ??= await background.remove(bytes, { mode: request.mode, output: request.output, color: request.color, strength: request.strength, ink: request.ink });
+      try {
+        result ??= await background.remove(bytes, { mode: request.mode, output: request.output, color: request.color, strength: request.strength, ink: request.ink });
+      } catch (err) {
+        if (err instanceof RemoverBusyError) throw new ServiceUnavailableError(err.message);
+        throw err;
+      }
 
       const what = request.output === 'mask' ? 'mask' : request.output === 'color' ? 'new background' : 'background removed';
       const name = `${stemOf(original.name)} (${what}).${result.type === 'jpeg' ? 'jpg' : 'png'}`;

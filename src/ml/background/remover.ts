@@ -18,7 +18,20 @@ import { spawnModuleWorker } from '../worker-thread.js';
 import { resolveOptions, type BackgroundOptions, type BackgroundResult, type ResolvedOptions } from './options.js';
 import { U2NET_SIZE } from './photo.js';
 
+/** Thrown when MAX_QUEUED jobs are already waiting: the caller should ask the user to try again shortly. */
+export class RemoverBusyError extends Error {
+  constructor() {
+    super('Background removal is busy with other images. Please try again in a minute.');
+    this.name = 'RemoverBusyError';
+  }
+}
+
+/** Jobs waiting beyond the running one. Each holds its image's bytes, so an endless queue would be endless memory. */
+export const MAX_QUEUED = 8;
+
 export interface BackgroundRemover {
+  /** The model card's version of u2netp.json, for /ready. */
+  readonly version: string;
   remove(image: Uint8Array, options: BackgroundOptions): Promise<BackgroundResult>;
   /** An external provider's transparent PNG cut-out turned into the requested output ('transparent' re-encodes as PNG, 'color' composites, 'mask' extracts alpha). */
   fromCutout(cutout: Uint8Array, options: Pick<BackgroundOptions, 'output' | 'color'>): Promise<BackgroundResult>;
@@ -178,6 +191,7 @@ export async function loadBackgroundRemover(options: BackgroundRemoverOptions): 
 
   const enqueue = (request: JobRequest) =>
     new Promise<BackgroundResult>((resolve, reject) => {
+      if (queue.length >= MAX_QUEUED) throw new RemoverBusyError();
       queue.push({ request, resolve, reject });
       pump();
     });
@@ -194,6 +208,7 @@ export async function loadBackgroundRemover(options: BackgroundRemoverOptions): 
   attach(await startWorker(setup));
 
   return {
+    version: file.card.version,
     async remove(image, removeOptions) {
       checkOpen();
       const resolved = resolveOptions(removeOptions);
