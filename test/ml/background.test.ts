@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -11,6 +11,9 @@ import { shippedModelsDir } from '../helpers/ml-models.js';
 import { copyBackgroundModel, discOnPlain, pixelsOf } from './helpers/background.js';
 
 const MAX_PIXELS = 2_000_000;
+
+/** Threads of this process (the background worker is one of them, besides its onnxruntime threads). */
+const threadCount = () => readdirSync('/proc/self/task').length;
 
 async function loadError(load: () => Promise<unknown>): Promise<ModelLoadError> {
   try {
@@ -268,6 +271,23 @@ describe('the background remover', () => {
     await remover.remove(file, { mode: 'plain', output: 'mask' });
     assert.equal(file.length, before.length);
     assert.ok(file.equals(before));
+  });
+});
+
+describe('an idle background remover', () => {
+  test('when no job comes for idleReleaseMs, then its worker stops, and the next job starts a new one', async () => {
+    const remover = await loadBackgroundRemover({ modelsDir: shippedModelsDir, maxPixels: MAX_PIXELS, idleReleaseMs: 300 });
+    try {
+      const file = await discOnPlain(64, 64);
+      await remover.remove(file, { mode: 'plain', output: 'mask' });
+      const workersBefore = threadCount();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.ok(threadCount() < workersBefore, 'the worker thread (and its onnxruntime threads) have gone');
+      const again = await remover.remove(file, { mode: 'photo', output: 'mask' });
+      assert.deepEqual([again.width, again.height], [64, 64]);
+    } finally {
+      await remover.close();
+    }
   });
 });
 

@@ -48,7 +48,12 @@ export interface BackgroundRemoverOptions {
   intraOpNumThreads?: number;
   /** onnxruntime memory settings; default: arena on, memory pattern off (see the note at the top). For bench/background.ts. */
   memory?: SessionMemoryOptions;
+  /** The worker (and its few hundred MB) is stopped after this long without a job, and started again for the next one. */
+  idleReleaseMs?: number;
 }
+
+/** Background removal is occasional; a restart costs about a second, holding the worker costs memory all day. */
+export const IDLE_RELEASE_MS = 2 * 60 * 1000;
 
 export const BACKGROUND_MODEL = 'u2netp';
 const DEFAULT_MEMORY: SessionMemoryOptions = { enableCpuMemArena: true, enableMemPattern: false };
@@ -116,7 +121,8 @@ function startWorker(setup: BackgroundWorkerSetup): Promise<Worker> {
 /**
  * Loads models/u2netp.onnx (sha256 checked against models/u2netp.json) and starts the background worker, which
  * creates the session and warms it up. Jobs run one at a time in arrival order. If the worker dies (out of
- * memory, a crash in native code), the job it held fails and the next job starts a fresh worker.
+ * memory, a crash in native code), the job it held fails and the next job starts a fresh worker. The worker also
+ * stops after idleReleaseMs without a job (its memory goes back to the system) and starts again for the next one.
  */
 export async function loadBackgroundRemover(options: BackgroundRemoverOptions): Promise<BackgroundRemover> {
   if (!(options.maxPixels > 0) || !Number.isFinite(options.maxPixels)) throw new RangeError(`maxPixels must be a positive number; got ${options.maxPixels}.`);
@@ -159,14 +165,29 @@ export async function loadBackgroundRemover(options: BackgroundRemoverOptions): 
     worker = started;
   };
 
+  let idleTimer: NodeJS.Timeout | null = null;
+  const releaseWhenIdle = () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      const idle = worker;
+      if (!idle || current || queue.length > 0 || closing) return;
+      worker = null;
+      idle.postMessage({ type: 'close' } satisfies BackgroundWorkerRequest);
+    }, options.idleReleaseMs ?? IDLE_RELEASE_MS).unref();
+  };
+
   const pump = () => {
     if (current || queue.length === 0) {
       if (!current && queue.length === 0) {
         for (const wake of idleWaiters) wake();
         idleWaiters = [];
+        releaseWhenIdle();
       }
       return;
     }
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
     if (!worker) {
       if (starting) return;
       starting = true;
@@ -206,6 +227,7 @@ export async function loadBackgroundRemover(options: BackgroundRemoverOptions): 
   };
 
   attach(await startWorker(setup));
+  releaseWhenIdle();
 
   return {
     version: file.card.version,
@@ -220,6 +242,7 @@ export async function loadBackgroundRemover(options: BackgroundRemoverOptions): 
       return enqueue({ type: 'cutout', id: nextId++, file: own(cutout), options: { output, color } });
     },
     close() {
+      if (idleTimer) clearTimeout(idleTimer);
       closing ??= (async () => {
         if (current || queue.length > 0) await new Promise<void>((wake) => idleWaiters.push(wake));
         const running = worker;
