@@ -309,6 +309,16 @@ describe('image library pages', () => {
     assert.match(gallery.text, new RegExp(`/images/${res.body.items[0].id}/thumbnail`));
   });
 
+  it('when the upload form is sent without script, then the browser is redirected: to the image, or back with the refusal', async () => {
+    const token = await csrfToken(agent, '/images');
+    const ok = await agent.post('/images').field('_csrf', token).attach('images', await images.pngImage(30, 20, 37), 'plain form.png').expect(302);
+    assert.match(ok.headers.location!, /^\/images\/\d+$/);
+    assert.match((await agent.get(ok.headers.location!)).text, /Stored plain form\.png/);
+    const refused = await agent.post('/images').field('_csrf', token).attach('images', Buffer.from('nope'), 'nope.png').expect(302);
+    assert.equal(refused.headers.location, '/images');
+    assert.match((await agent.get('/images')).text, /not a PNG, JPEG, WebP or GIF/);
+  });
+
   it('when the upload script sends a refused file, then it gets the JSON error to show beside that file', async () => {
     const res = await uploadViaPage([[Buffer.from('<svg/>'), 'bad.png']], 422);
     assert.match(res.body.error.message, /SVG/);
