@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { sniffImageType, type ImageType } from '../ml/image-input.js';
-import { MalformedImageError, stripMetadata } from './metadata.js';
+import { MalformedImageError, stripMetadata } from './metadata/index.js';
 
 /** Why the store refused a file. Codes are part of the API (error.fields of a refused upload). */
 export type ImageRefusalReason =

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import request from 'supertest';
-import { findMetadata } from '../../src/storage/metadata.js';
+import { findMetadata } from '../../src/storage/metadata/index.js';
 import { bearerFor, csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import * as images from '../helpers/images.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { findMetadata, MalformedImageError, stripMetadata, type ContainerType } from '../../src/storage/metadata.js';
+import { findMetadata, MalformedImageError, stripMetadata, type ContainerType } from '../../src/storage/metadata/index.js';
 import {
   afterSoi,
   exifWithGps,
