@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { boxMean, findComponents, guidedFilterCoefficients, maxFilter, minFilter, paintComponents, resizePlane } from '../../src/ml/background/filters.js';
 import { parseHexColour, resolveOptions } from '../../src/ml/background/options.js';
 import { normaliseMask, u2netInput } from '../../src/ml/background/photo.js';
-import { fitBackgroundModel } from '../../src/ml/background/plain.js';
+import { fitBackgroundModel } from '../../src/ml/background/border-model.js';
 import { seededRandom } from '../../src/lib/random.js';
 import { makeImage, maskIoU } from '../../src/ml/background/synthetic.js';
 import { inkLevels } from '../../src/ml/background/document.js';

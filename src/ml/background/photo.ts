@@ -6,7 +6,7 @@
  *   mean/std per channel, CHW. Output '1959' (the fused map d0, already through a sigmoid), min-max normalised.
  * - Refinement: a colour-guided filter (filters.ts) with the photo as guide, computed at up to 1024 px and applied
  *   at full size from upsampled coefficients, so the mask's edges follow the object's instead of 320-px blocks.
- * - Repair (border fits a plain or smooth colour model, plain.ts): where the photo matches the background colour
+ * - Repair (border fits a plain or smooth colour model, border-model.ts): where the photo matches the background colour
  *   the result is transparent (the inside of a ring, halos the network leaves around the outline); regions that
  *   differ from the background are kept with the plain cut-out's crisp edges when the network agrees they are
  *   part of the object; pixels that are only a darker shade of the background (shadows) keep the network's verdict.
@@ -14,7 +14,8 @@
 import sharp from 'sharp';
 import type { RgbImage } from '../image-input.js';
 import { guidedFilterCoefficients, resizePlane, RowUpsampler } from './filters.js';
-import { plainCutout, type BackgroundModel } from './plain.js';
+import type { BackgroundModel } from './border-model.js';
+import { plainCutout } from './plain.js';
 
 export const U2NET_SIZE = 320;
 const MEAN = [0.485, 0.456, 0.406] as const;

@@ -8,7 +8,8 @@ import { checkImageHeader, decodeToRgb, ImageInputError, type RgbImage } from '.
 import { extractInk } from './document.js';
 import type { BackgroundResult, ResolvedOptions } from './options.js';
 import { normaliseMask, refineMask, repairWithPlainBackground, u2netInput, U2NET_SIZE } from './photo.js';
-import { fitBackgroundModel, plainCutout, unmixEdges } from './plain.js';
+import { fitBackgroundModel } from './border-model.js';
+import { plainCutout, unmixEdges } from './plain.js';
 
 /** Runs U²-Net: float32 [3, 320, 320] in, its 320x320 map out. */
 export type Segmenter = (input: Float32Array) => Promise<Float32Array>;
