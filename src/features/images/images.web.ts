@@ -87,7 +87,7 @@ export function createImagesWebRouter({ images, maxFileBytes, maxFiles }: Images
 
   router.get('/images/delete', (req, res) => {
     const selected = images.getAll(req.user!.id, selectedIds(req.query.ids));
-    res.render('images/delete', { title: selected.length === 1 ? 'Delete this image?' : `Delete ${selected.length} images?`, selected, format, back: req.get('referer') });
+    res.render('images/delete', { title: selected.length === 1 ? 'Delete this image?' : `Delete ${selected.length} images?`, selected, format });
   });
 
   router.post('/images/delete', async (req, res) => {
