@@ -13,6 +13,7 @@ import { createAdminWebRouter } from './features/admin/index.js';
 import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createDatasetsService, createDatasetsWebRouters } from './features/datasets/index.js';
 import { createApiRouter } from './api-router.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
@@ -55,6 +56,13 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
   const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  const datasets = createDatasetsService({
+    db,
+    store,
+    library: images,
+    importLimits: { maxEntries: config.datasetImport.maxEntries, maxEntryBytes: config.uploads.maxFileBytes, maxTotalBytes: config.datasetImport.maxUncompressedBytes },
+  });
+  const datasetsWeb = createDatasetsWebRouters({ datasets, images, uploadLimits, maxArchiveBytes: config.datasetImport.maxArchiveBytes });
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
@@ -77,7 +85,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -93,6 +101,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(sessionAuth.session());
   app.use(flash());
   app.use(pageLocals);
+  // The dataset zip import parses its own (larger) multipart body and checks CSRF itself: before webMultipart.
+  app.use(datasetsWeb.archiveUpload);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
   app.use(webMultipart(uploadLimits));
   app.use(verifyCsrf);
@@ -100,6 +110,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(datasetsWeb.pages);
   app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);

@@ -55,6 +55,9 @@ const envSchema = z
     REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    DATASET_IMPORT_MAX_MB: integer(1, 100_000).default(1024),
+    DATASET_IMPORT_MAX_UNCOMPRESSED_MB: integer(1, 1_000_000).default(2048),
+    DATASET_IMPORT_MAX_ENTRIES: integer(1, 1_000_000).default(50_000),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -107,6 +110,12 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
+    // Zip imports into datasets: the archive's size, and what it may inflate to (counted while inflating).
+    datasetImport: {
+      maxArchiveBytes: env.DATASET_IMPORT_MAX_MB * 1024 * 1024,
+      maxUncompressedBytes: env.DATASET_IMPORT_MAX_UNCOMPRESSED_MB * 1024 * 1024,
+      maxEntries: env.DATASET_IMPORT_MAX_ENTRIES,
+    },
   };
 }
 

@@ -68,8 +68,11 @@ export interface ApiRouteSpec<Body extends z.ZodType | undefined, Query extends 
   body?: Body;
   query?: Query;
   params?: Params;
-  /** The body is multipart/form-data with these file fields (name → description); `body` validates the text fields. */
-  multipart?: { files: Record<string, string> };
+  /**
+   * The body is multipart/form-data with these file fields (name → description); `body` validates the text fields.
+   * `limits` replaces the app's upload limits for this endpoint (a zip archive is larger than an image).
+   */
+  multipart?: { files: Record<string, string>; limits?: Pick<UploadLimits, 'maxFileBytes' | 'maxFiles'> };
   responses: Record<number, ApiResponseSpec>;
   /** Middleware that runs before authentication and validation, e.g. a stricter rate limit. */
   before?: RequestHandler[];
@@ -110,7 +113,7 @@ export function apiRoute<
   const successStatus = Number(Object.keys(spec.responses).find((status) => Number(status) >= 200 && Number(status) < 300) ?? 200);
   const chain: RequestHandler[] = [...(spec.before ?? [])];
   if (spec.auth) chain.push(api.requireApiUser);
-  if (spec.multipart) chain.push(apiMultipart(api.uploadLimits));
+  if (spec.multipart) chain.push(apiMultipart({ ...api.uploadLimits, ...spec.multipart.limits }));
   chain.push(async (req, res) => {
     const fields: FieldErrors = {};
     const body = validate(spec.body, req.body ?? {}, fields);

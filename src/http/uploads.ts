@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { RequestHandler } from 'express';
 import multer from 'multer';
-import { UnauthorizedError } from './errors.js';
+import { PayloadTooLargeError, UnauthorizedError } from './errors.js';
 
 export interface UploadLimits {
   maxFileBytes: number;
@@ -31,7 +31,11 @@ export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadL
       const received = ((req.files ?? []) as Partial<Express.Multer.File>[]).flatMap((file) => (typeof file.path === 'string' ? [file.path] : []));
       void Promise.all(received.map((file) => rm(file, { force: true }))).catch(() => undefined);
     });
-    parse(req, res, next);
+    // The limit that was hit is named here, where it is known: it differs per endpoint (an image, a zip archive).
+    parse(req, res, (err?: unknown) => {
+      if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') return next(new PayloadTooLargeError(`Each file may be at most ${Math.round(maxFileBytes / 1024 / 1024)} MB.`));
+      next(err);
+    });
   };
 }
 

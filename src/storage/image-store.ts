@@ -24,6 +24,9 @@ export interface FileRefusal {
   message: string;
 }
 
+/** What checkEach says of one file: the image as it would be stored (bytes, sha256, size), or why it was refused. */
+export type CheckResult = { image: CheckedImage } | { refusal: FileRefusal };
+
 /**
  * One or more files were refused, so nothing was stored. `fields` maps each refused file's name to its
  * reason code (API clients switch on it); the message says the same in words.
@@ -78,17 +81,22 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
   // Decoding is the memory-hungry step (a 50 MP image is 200 MB of pixels): a few at a time, whatever the load.
   const limitDecoding = createLimiter(Math.max(2, availableParallelism()));
 
-  async function checkAll(incoming: IncomingFile[]): Promise<CheckedImage[]> {
+  /** Checks each file on its own: its checked image, or why it was refused. Nothing is thrown for a refusal, nothing stored. */
+  async function checkEach(incoming: IncomingFile[]): Promise<CheckResult[]> {
     const names = uniqueNames(incoming);
     const results = await Promise.allSettled(incoming.map((file) => limitDecoding(async () => checkImage(await file.read(), { maxPixels }))));
-    const refusals: FileRefusal[] = [];
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') return;
+    return results.map((result, i) => {
+      if (result.status === 'fulfilled') return { image: result.value };
       if (!(result.reason instanceof ImageRefusal)) throw result.reason;
-      refusals.push({ name: names[i]!, reason: result.reason.reason, message: result.reason.message });
+      return { refusal: { name: names[i]!, reason: result.reason.reason, message: result.reason.message } };
     });
+  }
+
+  async function checkAll(incoming: IncomingFile[]): Promise<CheckedImage[]> {
+    const results = await checkEach(incoming);
+    const refusals = results.flatMap((result) => ('refusal' in result ? [result.refusal] : []));
     if (refusals.length) throw new ImagesRefusedError(refusals, incoming.length);
-    return results.map((result) => (result as PromiseFulfilledResult<CheckedImage>).value);
+    return results.map((result) => (result as { image: CheckedImage }).image);
   }
 
   function quotaError(userId: number, needed: number): PayloadTooLargeError {
@@ -97,6 +105,61 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
       `Not enough storage: this upload needs ${formatBytes(needed)}, and ${formatBytes(Math.max(0, quotaBytes - used))} of your ` +
         `${formatBytes(quotaBytes)} are free (${formatBytes(used)} used). Delete some images and try again. Nothing was stored.`,
     );
+  }
+
+  async function addChecked<T>(userId: number, checked: CheckedImage[], link: (images: StoredImage[]) => T): Promise<T> {
+    // One write per distinct image not already stored; the same bytes twice in one upload are stored once.
+    const toWrite = new Map<string, CheckedImage>();
+    for (const image of checked) if (!repo.findBySha(userId, image.sha256)) toWrite.set(image.sha256, image);
+    const needed = [...toWrite.values()].reduce((sum, image) => sum + image.bytes.length + image.thumbnail.length, 0);
+    if (repo.usage(userId) + needed > quotaBytes) throw quotaError(userId, needed);
+
+    const written = new Map<string, { file: string; thumbnailFile: string }>();
+    const cleanUp = () => files.remove([...written.values()].flatMap((w) => [w.file, w.thumbnailFile]));
+    try {
+      await Promise.all(
+        [...toWrite.values()].map(async (image) => {
+          const paths = { file: files.newPath(userId, image.type === 'jpeg' ? 'jpg' : image.type), thumbnailFile: files.newPath(userId, 'webp') };
+          written.set(image.sha256, paths);
+          await Promise.all([files.writeDurably(paths.file, image.bytes), files.writeDurably(paths.thumbnailFile, image.thumbnail)]);
+        }),
+      );
+      const { result, unused } = db.transaction(() => {
+        const unusedWrites: string[] = [];
+        const bySha = new Map<string, StoredImage>();
+        for (const image of checked) {
+          if (bySha.has(image.sha256)) continue;
+          let row = repo.findBySha(userId, image.sha256);
+          const paths = written.get(image.sha256);
+          // A concurrent upload may have stored the same bytes since the check above: keep its copy.
+          if (row && paths) unusedWrites.push(paths.file, paths.thumbnailFile);
+          // Or a concurrent delete may have removed the copy this upload meant to share.
+          if (!row && !paths) throw new ConflictError('An image was deleted while this upload was being stored. Please try again.');
+          row ??= repo.insert({
+            userId,
+            sha256: image.sha256,
+            type: image.type,
+            width: image.width,
+            height: image.height,
+            bytes: image.bytes.length,
+            file: paths!.file,
+            thumbnailFile: paths!.thumbnailFile,
+            thumbnailBytes: image.thumbnail.length,
+          });
+          bySha.set(image.sha256, row);
+        }
+        for (const image of checked) repo.addReferences(userId, bySha.get(image.sha256)!.id, 1);
+        // Checked again inside the transaction: two uploads racing each other cannot both pass the quota.
+        if (repo.usage(userId) > quotaBytes) throw quotaError(userId, needed);
+        const stored = checked.map((image) => repo.findById(userId, bySha.get(image.sha256)!.id)!);
+        return { result: link(stored), unused: unusedWrites };
+      })();
+      await files.remove(unused);
+      return result;
+    } catch (err) {
+      await cleanUp();
+      throw err;
+    }
   }
 
   return {
@@ -112,60 +175,17 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
      * runs inside the transaction that records the images and gets them in the order of `incoming`.
      */
     async add<T>(userId: number, incoming: IncomingFile[], link: (images: StoredImage[]) => T): Promise<T> {
-      const checked = await checkAll(incoming);
-      // One write per distinct image not already stored; the same bytes twice in one upload are stored once.
-      const toWrite = new Map<string, CheckedImage>();
-      for (const image of checked) if (!repo.findBySha(userId, image.sha256)) toWrite.set(image.sha256, image);
-      const needed = [...toWrite.values()].reduce((sum, image) => sum + image.bytes.length + image.thumbnail.length, 0);
-      if (repo.usage(userId) + needed > quotaBytes) throw quotaError(userId, needed);
-
-      const written = new Map<string, { file: string; thumbnailFile: string }>();
-      const cleanUp = () => files.remove([...written.values()].flatMap((w) => [w.file, w.thumbnailFile]));
-      try {
-        await Promise.all(
-          [...toWrite.values()].map(async (image) => {
-            const paths = { file: files.newPath(userId, image.type === 'jpeg' ? 'jpg' : image.type), thumbnailFile: files.newPath(userId, 'webp') };
-            written.set(image.sha256, paths);
-            await Promise.all([files.writeDurably(paths.file, image.bytes), files.writeDurably(paths.thumbnailFile, image.thumbnail)]);
-          }),
-        );
-        const { result, unused } = db.transaction(() => {
-          const unusedWrites: string[] = [];
-          const bySha = new Map<string, StoredImage>();
-          for (const image of checked) {
-            if (bySha.has(image.sha256)) continue;
-            let row = repo.findBySha(userId, image.sha256);
-            const paths = written.get(image.sha256);
-            // A concurrent upload may have stored the same bytes since the check above: keep its copy.
-            if (row && paths) unusedWrites.push(paths.file, paths.thumbnailFile);
-            // Or a concurrent delete may have removed the copy this upload meant to share.
-            if (!row && !paths) throw new ConflictError('An image was deleted while this upload was being stored. Please try again.');
-            row ??= repo.insert({
-              userId,
-              sha256: image.sha256,
-              type: image.type,
-              width: image.width,
-              height: image.height,
-              bytes: image.bytes.length,
-              file: paths!.file,
-              thumbnailFile: paths!.thumbnailFile,
-              thumbnailBytes: image.thumbnail.length,
-            });
-            bySha.set(image.sha256, row);
-          }
-          for (const image of checked) repo.addReferences(userId, bySha.get(image.sha256)!.id, 1);
-          // Checked again inside the transaction: two uploads racing each other cannot both pass the quota.
-          if (repo.usage(userId) > quotaBytes) throw quotaError(userId, needed);
-          const stored = checked.map((image) => repo.findById(userId, bySha.get(image.sha256)!.id)!);
-          return { result: link(stored), unused: unusedWrites };
-        })();
-        await files.remove(unused);
-        return result;
-      } catch (err) {
-        await cleanUp();
-        throw err;
-      }
+      return addChecked(userId, await checkAll(incoming), link);
     },
+
+    /**
+     * For a caller that keeps what passes and reports the rest (a zip import): checks each file, without storing
+     * anything; give the accepted images to addChecked. Holds the checked bytes in memory, so go a batch at a time.
+     */
+    checkEach,
+
+    /** The second half of add(): stores images that checkEach accepted (quota checked, the same bytes kept once). */
+    addChecked,
 
     /** One more reference to an image the user already has (a feature reusing a library image); null if it is not theirs. */
     reference<T>(userId: number, storedImageId: number, link: (image: StoredImage) => T): T | null {

@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { ImagesService } from './images.service.js';
 
-type OpenedImage = ReturnType<ImagesService['open']>;
+/** What sendImage needs of an opened image (a library image's, or another feature's such as a dataset image's). */
+export type OpenedImage = Pick<ReturnType<ImagesService['open']>, 'fileName' | 'contentType' | 'bytes' | 'etag' | 'stream'>;
 
 /**
  * Sends a stored image to its owner (pages and API alike). The type is the sniffed one, never the upload's

@@ -1,0 +1,150 @@
+import { PayloadTooLargeError, ValidationError } from '../../http/errors.js';
+import { baseName } from '../../lib/file-names.js';
+import { EntryRefusal, listZip, MAX_COMPRESSION_RATIO, readZip, ZipArchiveError, type ZipLimits } from '../../lib/zip-reader.js';
+import { fileFromBytes } from '../../storage/index.js';
+import { labelNameFromFolder, planLayout } from './dataset-import-layout.js';
+import type { DatasetImagesService, Skipped } from './dataset-images.service.js';
+import { nameKey } from './datasets.schemas.js';
+import type { DatasetDetails, DatasetsCore } from './datasets.service.js';
+
+export type ImportLimits = Omit<ZipLimits, 'maxRatio'>;
+
+export interface ImportRequest {
+  /** The received archive (in the store's incoming folder; deleted when the request ends). */
+  archivePath: string;
+  archiveName: string;
+  /** Merge into this dataset; otherwise a new one is made. */
+  datasetId?: number | null;
+  /** The new dataset's name; by default the archive's top folder or file name. */
+  name?: string | null;
+}
+
+export interface ImportReport {
+  imported: { file: string; label: string; id: number }[];
+  skipped: Skipped[];
+}
+
+export interface ImportResult {
+  dataset: DatasetDetails;
+  report: ImportReport;
+  importId: number;
+  created: boolean;
+}
+
+/**
+ * Images are checked and stored a batch at a time, so that memory holds one batch whatever the archive's size:
+ * at most this many files or bytes (inflated).
+ */
+const BATCH_FILES = 16;
+const BATCH_BYTES = 16 * 1024 * 1024;
+
+function toAppError(err: unknown): unknown {
+  if (!(err instanceof ZipArchiveError)) return err;
+  if (err.reason === 'not_a_zip') return new ValidationError(err.message, { archive: err.message }, 'invalid_archive');
+  return new PayloadTooLargeError(`${err.message} Nothing was imported.`);
+}
+
+/** "pets_dataset.zip" -> "pets" (our own export's name), "My photos.zip" -> "My photos". */
+const archiveStem = (fileName: string) => baseName(fileName).replace(/\.zip$/i, '').replace(/_dataset$/i, '');
+
+export function createDatasetImport(core: DatasetsCore, images: DatasetImagesService, limits: ImportLimits) {
+  const { db, store, repo, summary, get, create, remove, addLabelTo } = core;
+  const zipLimits: ZipLimits = { ...limits, maxRatio: MAX_COMPRESSION_RATIO };
+
+  /** A free name for a new dataset made from an archive: the suggestion, or "suggestion 2", "suggestion 3"... */
+  function freeName(userId: number, suggestion: string): string {
+    const base = labelNameFromFolder(suggestion) ?? 'Imported dataset';
+    for (let n = 1; ; n++) {
+      const candidate = n === 1 ? base : `${[...base].slice(0, 60).join('').trim()} ${n}`;
+      if (!repo.findByKey(userId, nameKey(candidate))) return candidate;
+    }
+  }
+
+  /**
+   * Imports a zip as a new dataset or into an existing one. Entries are judged, inflated (within the limits) and
+   * stored one batch at a time; each skipped entry is reported with its reason. Over the total or entry-count limit
+   * or the quota, nothing stays: the import is undone and the error (413) says why.
+   */
+  return async function importArchive(userId: number, request: ImportRequest): Promise<ImportResult> {
+    if (request.datasetId) summary(userId, request.datasetId);
+    const entries = await listZip(request.archivePath, zipLimits).catch((err: unknown) => {
+      throw toAppError(err);
+    });
+    const layout = planLayout(entries);
+    const created = !request.datasetId;
+    const datasetId = request.datasetId ?? create(userId, { name: request.name || freeName(userId, layout.topFolder ?? archiveStem(request.archiveName)) }).id;
+
+    const report: ImportReport = { imported: [], skipped: [] };
+    const newLabelIds: number[] = [];
+    const importedIds: number[] = [];
+    try {
+      const labels = db.transaction(() =>
+        new Map(
+          [...layout.labels].map(([key, name]) => {
+            let label = repo.findLabelByKey(datasetId, key);
+            if (!label) {
+              label = addLabelTo(datasetId, name);
+              newLabelIds.push(label.id);
+            }
+            return [key, label] as const;
+          }),
+        ),
+      )();
+
+      const labelNames = new Map([...labels.values()].map((label) => [label.id, label.name]));
+      let batch: { file: string; labelId: number; bytes: Buffer }[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const current = batch;
+        batch = [];
+        batchBytes = 0;
+        const checks = await store.checkEach(current.map((item) => fileFromBytes(baseName(item.file), item.bytes)));
+        const outcomes = await images.storeBatch(
+          userId,
+          datasetId,
+          'import',
+          current.map((item, i) => ({ file: item.file, name: baseName(item.file), labelId: item.labelId, check: checks[i]! })),
+        );
+        outcomes.forEach((outcome, i) => {
+          if ('skipped' in outcome) return report.skipped.push(outcome.skipped);
+          importedIds.push(outcome.image.id);
+          report.imported.push({ file: current[i]!.file, label: labelNames.get(outcome.image.labelId)!, id: outcome.image.id });
+        });
+      };
+
+      await readZip(request.archivePath, zipLimits, async (entry, read) => {
+        if (entry.directory && !entry.problem) return;
+        const plan = layout.classify(entry);
+        const file = entry.path || entry.name;
+        if ('skip' in plan) {
+          report.skipped.push({ file, ...plan.skip });
+          return;
+        }
+        let bytes: Buffer;
+        try {
+          bytes = await read();
+        } catch (err) {
+          if (!(err instanceof EntryRefusal)) throw err;
+          report.skipped.push({ file, code: err.reason, message: err.message });
+          return;
+        }
+        batch.push({ file, labelId: labels.get(plan.labelKey)!.id, bytes });
+        batchBytes += bytes.length;
+        if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
+      });
+      await flush();
+    } catch (err) {
+      // All or nothing for the limits and the quota: what this import stored goes again.
+      if (created) await remove(userId, datasetId);
+      else {
+        if (importedIds.length) await images.removeImages(userId, datasetId, importedIds);
+        for (const id of newLabelIds) repo.removeLabel(datasetId, id);
+      }
+      throw toAppError(err);
+    }
+
+    const importId = repo.insertImport(datasetId, baseName(request.archiveName).slice(0, 200), report.imported.length, report.skipped.length, JSON.stringify(report));
+    return { dataset: get(userId, datasetId), report, importId, created };
+  };
+}
