@@ -24,6 +24,8 @@ export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadL
       filename: (_req, _file, done) => done(null, `${randomBytes(16).toString('hex')}.upload`),
     }),
     limits: { fileSize: maxFileBytes, files: maxFiles, fields: 50, fieldSize: 64 * 1024, parts: maxFiles + 50 },
+    // Browsers send file names as UTF-8; multer's default (latin1) turned "résumé.png" into "rÃ©sumÃ©.png".
+    defParamCharset: 'utf8',
   }).any();
   return (req, res, next) => {
     res.once('close', () => {

@@ -20,9 +20,10 @@ export async function uploadTo(app: App, auth: string, datasetId: number, label:
   return res.body as { items: { id: number; label_id: number; name: string; sha256: string }[]; skipped: { file: string; code: string; message: string }[] };
 }
 
-/** A supertest request's body collected as one Buffer (for zips). */
-export const binary = (res: NodeJS.ReadableStream, done: (err: Error | null, body: Buffer) => void) => {
+/** A supertest request's body collected as one Buffer (for zips): `.buffer(true).parse(binary)`. */
+export const binary = (res: request.Response, done: (err: Error | null, body: Buffer) => void) => {
+  const stream = res as unknown as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
 };

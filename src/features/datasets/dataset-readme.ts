@@ -15,6 +15,10 @@ export function exportReadme(dataset: DatasetSummary, plan: ExportPlan, options:
     ? (['train', 'val', 'test'] as const).map((name) => plan.entries.filter((entry) => entry.split === name).length).concat(total)
     : [total];
   const format = options.format === 'original' ? 'as stored (PNG, JPEG, WebP or GIF)' : options.format.toUpperCase();
+  // ImageFolder numbers the classes it finds in each folder: a label missing from one split shifts the others' numbers.
+  const missing = split
+    ? [...plan.counts].filter(([, count]) => count.all > 0 && (['train', 'val', 'test'] as const).some((name, i) => split[i]! > 0 && count[name] === 0)).map(([label]) => label)
+    : [];
 
   return [
     `# ${dataset.name}`,
@@ -37,6 +41,12 @@ export function exportReadme(dataset: DatasetSummary, plan: ExportPlan, options:
         `images are ordered by sha256("<seed>:<image sha256>") and cut by largest-remainder rounding; every split gets at least one ` +
         `image of a label that has at least one image per split. The same seed and the same images give the same split.`
       : '- No split: every image is in its label\'s folder.',
+    ...(missing.length
+      ? [
+          `- **Warning:** too few images to appear in every split: ${missing.map(cell).join(', ')}. ImageFolder numbers the classes it finds in ` +
+            'each folder, so map class names to numbers with the full list of labels (labels.csv), not per split folder.',
+        ]
+      : []),
     `- Format: ${format}${options.max_side ? `; longer side at most ${options.max_side} px` : ''}.`,
     '- Image metadata (EXIF, GPS) was removed when the images were stored.',
     '',
