@@ -27,10 +27,10 @@ export interface ZipLimits {
 /**
  * Images are compressed already, so deflating them again gains a few percent: real image entries stay far below
  * 100:1, while a zip bomb's kernel inflates at ~1000:1. Small entries may exceed the ratio (a tiny PNG of one
- * colour); past 1 MiB of output they may not.
+ * colour); past 256 KiB of output they may not.
  */
 export const MAX_COMPRESSION_RATIO = 100;
-export const RATIO_GRACE_BYTES = 1024 * 1024;
+export const RATIO_GRACE_BYTES = 256 * 1024;
 
 export type EntryProblem =
   | 'unsafe_path'
