@@ -224,11 +224,7 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
     },
 
     /** Reads a whole stored image into memory (for processing it, such as background removal). */
-    async readBytes(image: StoredImage): Promise<Buffer> {
-      const chunks: Buffer[] = [];
-      for await (const chunk of files.read(image.file)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
-    },
+    readBytes: (image: StoredImage): Promise<Buffer> => files.readWhole(image.file),
 
     usage: (userId: number): StorageUsage => ({ usedBytes: repo.usage(userId), quotaBytes }),
 

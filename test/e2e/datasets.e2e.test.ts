@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { pngImage } from '../helpers/images.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { parseCsv, readZipBuffer } from '../helpers/zip.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
+if (missingBrowser) console.log(`# skipping the datasets browser test: ${missingBrowser}`);
+
+/** Drops files on an element the way a user dragging them from the desktop does. */
+async function dropFiles(page: Page, selector: string, files: { name: string; type: string; bytes: Buffer }[]) {
+  const transfer = await page.evaluateHandle((list) => {
+    const data = new DataTransfer();
+    for (const file of list) data.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
+    return data;
+  }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString('base64') })));
+  for (const type of ['dragenter', 'dragover', 'drop']) await page.dispatchEvent(selector, type, { dataTransfer: transfer });
+}
+
+describe('datasets in a real browser', { skip: missingBrowser }, () => {
+  let t: TestApp;
+  let server: http.Server;
+  let browser: Browser;
+  let base: string;
+
+  before(async () => {
+    t = createTestApp();
+    server = http.createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      ],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    t?.close();
+  });
+
+  it('when a user makes a dataset, captures into two labels with the keyboard, drops a file, moves it and downloads, then the zip holds them', async () => {
+    const user = await t.createUser({ username: 'ada' });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true });
+    // http://127.0.0.1 is a secure context, so the camera is allowed; the fake device answers getUserMedia.
+    await context.grantPermissions(['camera'], { origin: base });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(msg.text());
+    });
+
+    await page.goto(`${base}/login?next=/datasets`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${base}/datasets`);
+    assert.match(await page.locator('main').innerText(), /No datasets yet/);
+
+    // 1. A dataset with three labels.
+    await page.getByRole('button', { name: 'New dataset' }).click();
+    await page.getByLabel('Name').fill('birds');
+    await page.getByLabel('Labels').fill('robin\nwren\njay');
+    await page.getByRole('button', { name: 'Create dataset' }).click();
+    await page.waitForURL(/\/datasets\/\d+$/);
+    const datasetUrl = page.url();
+
+    // 2. Rapid capture: key 2 selects wren, the space bar takes a photo; key 3 selects jay, space again.
+    await page.getByRole('button', { name: 'Capture with the camera' }).click();
+    const shutter = page.getByRole('button', { name: 'Take photo' });
+    await shutter.waitFor();
+    await page.keyboard.press('2');
+    assert.equal(await page.locator('[data-label-name="wren"]').getAttribute('aria-checked'), 'true');
+    await page.keyboard.press('Space');
+    await page.getByRole('link', { name: /^Stored in wren: capture / }).waitFor();
+    await page.keyboard.press('3');
+    await page.keyboard.press('Space');
+    await page.getByRole('link', { name: /^Stored in jay: capture / }).waitFor();
+    assert.equal(await page.locator('[data-label-name="wren"] [data-count]').innerText(), '1', 'the count updated live');
+    assert.equal(await page.locator('[data-label-name="jay"] [data-count]').innerText(), '1');
+    assert.equal(await page.locator('[data-label-name="robin"] [data-count]').innerText(), '0');
+
+    // 3. Drag and drop a file into robin: a progress row, then the label's grid shows it.
+    await page.goto(datasetUrl);
+    await page.getByRole('link', { name: 'robin', exact: true }).click();
+    await dropFiles(page, '[data-dropzone]', [{ name: 'robin-photo.png', type: 'image/png', bytes: await pngImage(120, 90, 950) }]);
+    await page.waitForSelector('.gallery-item');
+    assert.deepEqual(await page.locator('.gallery-name').allInnerTexts(), ['robin-photo.png']);
+
+    // 4. Move it to wren.
+    await page.getByLabel('Select robin-photo.png').check();
+    await page.getByLabel('Label to move the selected images to').selectOption({ label: 'wren' });
+    await page.getByRole('button', { name: 'Move', exact: true }).click();
+    await page.waitForURL(/\/labels\/\d+$/);
+    assert.match(await page.locator('.flash-success').innerText(), /Moved 1 image to wren/);
+
+    // 5. Download the zip from the dataset page.
+    await page.goto(datasetUrl);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download birds_dataset.zip' }).click()]);
+    assert.equal(download.suggestedFilename(), 'birds_dataset.zip');
+    const entries = await readZipBuffer(readFileSync((await download.path())!));
+    const files = entries.map((e) => e.name).filter((name) => !/README\.md|labels\.csv/.test(name)).sort();
+    assert.equal(files.length, 3, files.join(', '));
+    assert.ok(files.filter((name) => name.startsWith('birds/wren/')).length === 2 && files.some((name) => name === 'birds/wren/robin-photo.png'));
+    assert.ok(files.some((name) => /^birds\/jay\/capture .*\.jpg$/.test(name)));
+    const rows = parseCsv(entries.find((e) => e.name === 'birds/labels.csv')!.data.toString('utf8'));
+    assert.deepEqual(rows.slice(1).map((r) => r[1]).sort(), ['jay', 'wren', 'wren']);
+
+    assert.deepEqual(problems, [], 'no script errors or CSP violations');
+    await context.close();
+  });
+});
