@@ -1,34 +1,22 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { loadBackgroundRemover, type BackgroundRemover } from '../../src/ml/index.js';
 import { pngImage } from '../helpers/images.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
+import { browserMissing, dropFiles, launchChromium } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
-if (missingBrowser) console.log(`# skipping the image library browser test: ${missingBrowser}`);
+const missingBrowser = browserMissing('image library');
 
 /** A signature-like stroke on greyish paper, as a phone would photograph it. */
 const signaturePhoto = () =>
   sharp(Buffer.from('<svg width="480" height="240"><rect width="480" height="240" fill="#d8d4cc"/><path d="M40 170 C 120 30, 160 230, 240 120 S 380 60, 440 150" stroke="#1a237e" stroke-width="7" fill="none"/></svg>'))
     .jpeg({ quality: 90 })
     .toBuffer();
-
-/** Drops files on an element the way a user dragging them from the desktop does. */
-async function dropFiles(page: Page, selector: string, files: { name: string; type: string; bytes: Buffer }[]) {
-  const transfer = await page.evaluateHandle((list) => {
-    const data = new DataTransfer();
-    for (const file of list) data.items.add(new File([Uint8Array.from(atob(file.base64), (c) => c.charCodeAt(0))], file.name, { type: file.type }));
-    return data;
-  }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString('base64') })));
-  for (const type of ['dragenter', 'dragover', 'drop']) await page.dispatchEvent(selector, type, { dataTransfer: transfer });
-}
 
 describe('image library in a real browser', { skip: missingBrowser }, () => {
   let t: TestApp;
@@ -43,13 +31,7 @@ describe('image library in a real browser', { skip: missingBrowser }, () => {
     server = http.createServer(t.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
-        '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      ],
-    });
+    browser = await launchChromium({ camera: true });
   });
 
   after(async () => {
