@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { ZipArchive } from 'archiver';
 import sharp from 'sharp';
 import { csvLine } from '../../lib/csv.js';
+import '../../lib/native-crc32.js';
 import { safeFileName, safeStem, uniqueName } from '../../lib/file-names.js';
 import type { ImageType } from '../../ml/image-input.js';
 import type { ImageStore } from '../../storage/index.js';

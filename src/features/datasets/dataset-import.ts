@@ -1,7 +1,7 @@
 import { PayloadTooLargeError, ValidationError } from '../../http/errors.js';
 import { baseName } from '../../lib/file-names.js';
 import { EntryRefusal, listZip, MAX_COMPRESSION_RATIO, readZip, ZipArchiveError, type ZipLimits } from '../../lib/zip-reader.js';
-import { fileFromBytes } from '../../storage/index.js';
+import { fileFromBytes, type CheckResult } from '../../storage/index.js';
 import { labelNameFromFolder, planLayout } from './dataset-import-layout.js';
 import type { DatasetImagesService, Skipped } from './dataset-images.service.js';
 import { nameKey } from './datasets.schemas.js';
@@ -77,6 +77,7 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
     const report: ImportReport = { imported: [], skipped: [] };
     const newLabelIds: number[] = [];
     const importedIds: number[] = [];
+    let storing: Promise<void> = Promise.resolve();
     try {
       const labels = db.transaction(() =>
         new Map(
@@ -94,23 +95,26 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
       const labelNames = new Map([...labels.values()].map((label) => [label.id, label.name]));
       let batch: { file: string; labelId: number; bytes: Buffer }[] = [];
       let batchBytes = 0;
+      const storeChecked = async (current: typeof batch, checks: CheckResult[]) => {
+        const candidates = current.map((item, i) => ({ file: item.file, name: baseName(item.file), labelId: item.labelId, check: checks[i]! }));
+        const outcomes = await images.storeBatch(userId, datasetId, 'import', candidates);
+        outcomes.forEach((outcome, i) => {
+          if ('skipped' in outcome) return report.skipped.push(outcome.skipped);
+          importedIds.push(outcome.image.id);
+          report.imported.push({ file: current[i]!.file, label: labelNames.get(outcome.image.labelId)!, id: outcome.image.id });
+        });
+      };
+      // One batch is written (disk-bound) while the next is read and checked (CPU-bound): at most two in memory. A
+      // batch is stored only after the one before it, so duplicates across batches are seen.
       const flush = async () => {
         if (batch.length === 0) return;
         const current = batch;
         batch = [];
         batchBytes = 0;
         const checks = await store.checkEach(current.map((item) => fileFromBytes(baseName(item.file), item.bytes)));
-        const outcomes = await images.storeBatch(
-          userId,
-          datasetId,
-          'import',
-          current.map((item, i) => ({ file: item.file, name: baseName(item.file), labelId: item.labelId, check: checks[i]! })),
-        );
-        outcomes.forEach((outcome, i) => {
-          if ('skipped' in outcome) return report.skipped.push(outcome.skipped);
-          importedIds.push(outcome.image.id);
-          report.imported.push({ file: current[i]!.file, label: labelNames.get(outcome.image.labelId)!, id: outcome.image.id });
-        });
+        await storing;
+        storing = storeChecked(current, checks);
+        storing.catch(() => undefined); // awaited by the next flush or at the end; this only keeps it from being "unhandled"
       };
 
       await readZip(request.archivePath, zipLimits, async (entry, read) => {
@@ -134,7 +138,9 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
         if (batch.length >= BATCH_FILES || batchBytes >= BATCH_BYTES) await flush();
       });
       await flush();
+      await storing;
     } catch (err) {
+      await storing.catch(() => undefined);
       // All or nothing for the limits and the quota: what this import stored goes again.
       if (created) await remove(userId, datasetId);
       else {
