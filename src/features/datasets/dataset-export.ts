@@ -21,9 +21,11 @@ const REENCODE_QUALITY = 92;
  * or converted ahead of the archive, and the producer waits while more than WINDOW bytes are appended but not yet
  * taken by the client. A slow client therefore holds a few MB, not the dataset.
  */
-const READAHEAD = 4;
+const READAHEAD = 16;
 const READAHEAD_BYTES = 16 * 1024 * 1024;
 const WINDOW = 4 * 1024 * 1024;
+/** Chunks below this are gathered into one write (zip headers); images pass through as they are. */
+const SMALL_CHUNK = 16 * 1024;
 
 export interface PlannedEntry {
   row: ExportRow;
@@ -133,11 +135,29 @@ export function exportDataset({ store, userId, dataset, labels, rows, options }:
     wake = null;
   };
 
+  // The zip engine writes each header field as its own tiny chunk; sent one by one, every one would cost the HTTP
+  // response a chunk header and a write. They are gathered here and leave together with the next image.
+  let small: Buffer[] = [];
+  let smallBytes = 0;
   const output = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       sent += chunk.length;
       progress();
-      done(null, chunk);
+      if (chunk.length < SMALL_CHUNK) {
+        small.push(chunk);
+        smallBytes += chunk.length;
+        if (smallBytes < SMALL_CHUNK) return done();
+        chunk = Buffer.alloc(0);
+      }
+      if (small.length) {
+        this.push(Buffer.concat(small, smallBytes));
+        small = [];
+        smallBytes = 0;
+      }
+      done(null, chunk.length ? chunk : undefined);
+    },
+    flush(done) {
+      done(null, smallBytes ? Buffer.concat(small, smallBytes) : undefined);
     },
   });
   output.on('close', () => {
