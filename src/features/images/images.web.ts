@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { create as contentDisposition } from 'content-disposition';
 import { requireLogin } from '../../http/auth.js';
 import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
+import { noteUploadRefusal } from '../../http/security-events.js';
 import { formatBytes, formatTime } from '../../lib/format.js';
 import { THUMBNAIL_SIDE } from '../../storage/index.js';
 import { toImageJson } from './images.api.js';
@@ -67,6 +68,8 @@ export function createImagesWebRouter({ images, maxFileBytes, maxFiles }: Images
       res.redirect(stored.length === 1 ? `/images/${stored[0]!.id}` : '/images');
     } catch (err) {
       if (wantsJson(req) || !(err instanceof AppError) || err.status >= 500) throw err;
+      // Answered here rather than by the error handler, so the refusal is recorded here.
+      noteUploadRefusal(req, err);
       req.flash('error', err.message);
       res.redirect('/images');
     }
