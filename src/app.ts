@@ -49,6 +49,8 @@ export interface App {
   store: ImageStore;
   /** The one-time code for creating the first administrator while there is none (server.ts logs it), else null. */
   setupCode(): string | null;
+  /** Writes the request log's buffered rows and security events now (tests; they are written every second anyway). */
+  flushRequestLog(): void;
   /** Stops timers and flushes buffers; the caller closes the database afterwards. */
   close(): void;
 }
@@ -132,6 +134,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     app,
     store,
     setupCode: () => registration.setupCode(),
+    flushRequestLog: () => requestLog.flush(),
     close() {
       requestLog.close();
       sessionStore.close();

@@ -38,7 +38,7 @@ export function createTestApp({
   });
   const { db } = openMigratedDatabase(config.databaseFile);
   const logger = createLogger(config.logLevel);
-  const { app, store, setupCode, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background });
+  const { app, store, setupCode, flushRequestLog, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background });
   setupCodes.set(app, setupCode);
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
 
@@ -50,6 +50,8 @@ export function createTestApp({
     dataDir,
     /** The one-time code for registering the first administrator (null once one exists). */
     setupCode,
+    /** Writes the request log's buffered rows and security events at once. */
+    flushRequestLog,
     /** Creates an account directly (no HTTP), for tests that need one to exist. */
     async createUser({ username = `user${Math.random().toString(36).slice(2, 8)}`, password = 'correct horse battery', role = 'user' as Role } = {}) {
       const user = accounts.users.insert(username, await accounts.hashPassword(password), role);
