@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     const bytes = await readFile(file);
     original += bytes.length;
     for (const encoding of ENCODINGS) {
-      const compressed = await compressAsset(bytes, encoding);
+      const compressed = await compressAsset(bytes, encoding, { best: true });
       if (encoding === 'br') written += compressed.length;
       writeFileSync(path.join(precompressedAssetsDir, precompressedName(hash, encoding)), compressed);
     }
