@@ -3,14 +3,14 @@ import { create as contentDisposition } from 'content-disposition';
 import { requireLogin } from '../../http/auth.js';
 import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
 import { noteUploadRefusal } from '../../http/security-events.js';
-import { formatBytes, formatTime } from '../../lib/format.js';
+import { formatBytes } from '../../lib/format.js';
 import { THUMBNAIL_SIDE } from '../../storage/index.js';
 import { toImageJson } from './images.api.js';
 import { sendImage } from './image-response.js';
 import { backgroundRemovalSchema, BACKGROUND_MODES, idListSchema, idSchema, pageQuerySchema, PER_PAGE_DEFAULT } from './images.schemas.js';
 import type { ImagesService } from './images.service.js';
 
-const format = { bytes: formatBytes, time: formatTime };
+const format = { bytes: formatBytes };
 
 /** The upload script asks for JSON (Accept: application/json); a plain form post gets a page. */
 const wantsJson = (req: Request) => req.accepts(['html', 'json']) === 'json';
