@@ -6,14 +6,20 @@ import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import { projectRoot, publicDir, viewsDir } from './paths.js';
-import { createAccountsService } from './features/accounts/index.js';
-import { createSessionAuth } from './features/accounts/passport.js';
-import { createAccountsWebRouter } from './features/accounts/accounts.web.js';
-import { createAdminWebRouter } from './features/admin/index.js';
-import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
+import {
+  createAccountsService,
+  createAccountsWebRouter,
+  createPasswordResetsService,
+  createRegistrationService,
+  createSessionAuth,
+  requireOwnPassword,
+} from './features/accounts/index.js';
+import { createAdminWebRouter, type UserUsageSource } from './features/admin/index.js';
+import { createHealthRouter, createProbeCounter, type ModelsStatus } from './features/health/index.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
 import { createApiRouter } from './api-router.js';
+import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
@@ -41,6 +47,10 @@ export interface App {
   app: Express;
   /** The image store, for the start-up sweep (server.ts) and tests. */
   store: ImageStore;
+  /** The one-time code for creating the first administrator while there is none (server.ts logs it), else null. */
+  setupCode(): string | null;
+  /** Writes the request log's buffered rows and security events now (tests; they are written every second anyway). */
+  flushRequestLog(): void;
   /** Stops timers and flushes buffers; the caller closes the database afterwards. */
   close(): void;
 }
@@ -54,25 +64,39 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const store = createImageStore({ db, uploadDir: config.uploadDir, maxPixels: config.uploads.maxImagePixels, quotaBytes: config.storageQuotaBytes });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
   const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
+  const registration = createRegistrationService({ db, accounts, defaultPolicy: config.registration });
+  const resets = createPasswordResetsService({ db, accounts });
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  // What each feature stores per user, for the admin user pages: a feature adds its line here.
+  const userUsage: UserUsageSource[] = [
+    { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
+    { label: 'image storage', unit: 'bytes', byUser: () => store.usageByUser() },
+  ];
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
   const loginRateLimit = createLoginRateLimit(config);
   const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
+  const assets = createAssets({ mounts: appAssetMounts(), precompressedDir: precompressedAssetsDir });
+  const probes = createProbeCounter();
+  // For every page: cache-busting asset addresses, and whether to offer registration (nav, home, login).
+  app.locals.asset = assets.url;
+  app.locals.canRegister = () => registration.canRegister();
 
   app.use(requestContext);
   app.use(baseLocals);
   app.use(securityHeaders({ https: Boolean(config.tls) }));
 
-  // Static files come before the request log: they are not recorded.
+  // Static files and the health checks come before the request log: they are not recorded (the checks are
+  // counted apart, see features/health).
+  app.use(assets.middleware);
   const staticOptions = { index: false, maxAge: config.isProduction ? '1d' : 0 };
   app.use(express.static(publicDir, staticOptions));
   app.use('/vendor/pico', express.static(path.join(projectRoot, 'node_modules/@picocss/pico/css'), staticOptions));
   app.use('/vendor/chart.js', express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), staticOptions));
+  app.use(createHealthRouter({ db, models, probes }));
 
   app.use(requestLog.middleware);
-  app.use(createHealthRouter({ db, models }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
   app.use(express.json({ limit: '1mb' }));
 
@@ -93,14 +117,15 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(sessionAuth.session());
   app.use(flash());
   app.use(pageLocals);
+  app.use(requireOwnPassword);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
   app.use(webMultipart(uploadLimits));
   app.use(verifyCsrf);
 
   app.use(createHomeRouter());
-  app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
+  app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
-  app.use('/admin', createAdminWebRouter({ db, accounts, config }));
+  app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
   app.use(notFound);
   app.use(errorHandler(logger, config.uploads.maxFileBytes));
@@ -108,6 +133,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   return {
     app,
     store,
+    setupCode: () => registration.setupCode(),
+    flushRequestLog: () => requestLog.flush(),
     close() {
       requestLog.close();
       sessionStore.close();

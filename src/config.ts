@@ -55,6 +55,7 @@ const envSchema = z
     REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    REGISTRATION: z.enum(['open', 'invite', 'closed'], { message: 'must be open, invite or closed' }).default('invite'),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -106,6 +107,8 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       timeoutMs: env.BACKGROUND_PROVIDER_TIMEOUT_S * 1000,
     },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    /** The registration policy until an administrator sets one on the admin pages. */
+    registration: env.REGISTRATION,
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
   };
 }
