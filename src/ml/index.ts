@@ -4,6 +4,7 @@
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
+import { inconclusiveBandOf, type InconclusiveBand } from './signature-decision.js';
 import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
@@ -11,6 +12,7 @@ export { ModelLoadError, type ModelCard };
 export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
 export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
+export { decideSignature, type InconclusiveBand, type SignatureDecision } from './signature-decision.js';
 export {
   type BackgroundMode,
   type BackgroundOutput,
@@ -45,6 +47,11 @@ export interface SignatureModel {
   readonly card: ModelCard;
   /** The decision threshold from the model card, for scoreSignature. */
   readonly threshold: number;
+  /**
+   * Scores in this band around the threshold are inconclusive (models/signatures.json, decision.inconclusive_band).
+   * loadModels refuses a card without one; loadSignatureModel (eval CLIs) gives null, so that a new model can be measured to derive it.
+   */
+  readonly inconclusiveBand: InconclusiveBand | null;
   /** Each image is 40,000 floats as prepareSignature returns them; one L2-normalised embedding per image, in order. */
   embed(images: Float32Array[]): Promise<Float32Array[]>;
   /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
@@ -113,10 +120,11 @@ function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimit
   };
 }
 
-function signatureModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
+function signatureModel(card: ModelCard, band: InconclusiveBand | null, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
   return {
     card,
     threshold: card.threshold!,
+    inconclusiveBand: band,
     embed: (images) => runner.run(SIGNATURES, images),
     embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
     close,
@@ -132,12 +140,24 @@ async function readDigitFile(modelsDir: string) {
   return file;
 }
 
-async function readSignatureFile(modelsDir: string) {
+async function readSignatureFile(modelsDir: string, { requireBand }: { requireBand: boolean }) {
   const file = await readModelFile(modelsDir, SIGNATURES);
-  if (file.card.threshold === undefined) {
+  const threshold = file.card.threshold;
+  if (threshold === undefined) {
     throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} has no "threshold"; a signature model needs one to decide.`);
   }
-  return file;
+  let band: InconclusiveBand | null = null;
+  try {
+    band = inconclusiveBandOf(file.card, threshold);
+  } catch (error) {
+    if (requireBand) {
+      throw new ModelLoadError(
+        file.displayPath,
+        `The card of ${file.displayPath} ${(error as Error).message}. Derive the band with npm run band:signatures -- --write (models/README.md).`,
+      );
+    }
+  }
+  return { ...file, band };
 }
 
 /** Loads only the digit model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
@@ -149,9 +169,9 @@ export async function loadDigitModel(modelsDir: string, options: RunnerOptions =
 
 /** Loads only the signature model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
 export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
-  const file = await readSignatureFile(modelsDir);
+  const file = await readSignatureFile(modelsDir, { requireBand: false });
   const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
-  return signatureModel(file.card, runner, options, () => runner.close());
+  return signatureModel(file.card, file.band, runner, options, () => runner.close());
 }
 
 /**
@@ -159,12 +179,12 @@ export async function loadSignatureModel(modelsDir: string, options: RunnerOptio
  * every worker holds a warmed-up session of each model, so the two models share the cores instead of fighting over them.
  */
 export async function loadModels({ modelsDir, ...options }: LoadOptions): Promise<Models> {
-  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir)]);
+  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir, { requireBand: true })]);
   const runner = await startRunner([modelSpec(DIGITS, digitsFile), modelSpec(SIGNATURES, signaturesFile)], options);
   const close = () => runner.close();
   return {
     digits: digitModel(digitsFile.card, runner, options, close),
-    signatures: signatureModel(signaturesFile.card, runner, options, close),
+    signatures: signatureModel(signaturesFile.card, signaturesFile.band, runner, options, close),
     versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
     close,
   };
