@@ -4,15 +4,16 @@
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
-import { inconclusiveBandOf, type InconclusiveBand } from './signature-decision.js';
+import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
 import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
 export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
-export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
+export { prepareSignature, prepareSignatureFromGray, inkMapToPng } from './signature-image.js';
+export { cropImage, CropError, MIN_CROP_SIDE, type CropRect } from './image-crop.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
-export { decideSignature, type InconclusiveBand, type SignatureDecision } from './signature-decision.js';
+export { decideSignature, type InconclusiveBand, type ReferenceChecks, type SignatureDecision } from './signature-decision.js';
 export {
   type BackgroundMode,
   type BackgroundOutput,
@@ -52,10 +53,14 @@ export interface SignatureModel {
    * loadModels refuses a card without one; loadSignatureModel (eval CLIs) gives null, so that a new model can be measured to derive it.
    */
   readonly inconclusiveBand: InconclusiveBand | null;
+  /** When a new reference is a near-duplicate or an outlier (the card's reference_checks); null like the band. */
+  readonly referenceChecks: ReferenceChecks | null;
   /** Each image is 40,000 floats as prepareSignature returns them; one L2-normalised embedding per image, in order. */
   embed(images: Float32Array[]): Promise<Float32Array[]>;
   /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
   embedFiles(files: Uint8Array[], options?: ImageLimits): Promise<Float32Array[]>;
+  /** embedFiles that also gives back each ink map the model saw (40,000 floats, paper 0, ink up to 1), to show it. */
+  embedFilesWithInkMaps(files: Uint8Array[], options?: ImageLimits): Promise<{ embedding: Float32Array; inkMap: Float32Array }[]>;
   /** Answers the requests already made, then stops the workers (shared with the digit model under loadModels). */
   close(): Promise<void>;
 }
@@ -120,13 +125,23 @@ function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimit
   };
 }
 
-function signatureModel(card: ModelCard, band: InconclusiveBand | null, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
+interface DecisionRules {
+  band: InconclusiveBand | null;
+  checks: ReferenceChecks | null;
+}
+
+function signatureModel(card: ModelCard, { band, checks }: DecisionRules, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
   return {
     card,
     threshold: card.threshold!,
     inconclusiveBand: band,
+    referenceChecks: checks,
     embed: (images) => runner.run(SIGNATURES, images),
     embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
+    async embedFilesWithInkMaps(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      const { outputs, inputs } = await runner.runFilesWithInputs(SIGNATURES, files, maxPixels);
+      return outputs.map((embedding, i) => ({ embedding, inkMap: inputs[i]! }));
+    },
     close,
   };
 }
@@ -140,24 +155,23 @@ async function readDigitFile(modelsDir: string) {
   return file;
 }
 
+/** requireBand: the app needs the card's decision rules; the eval CLIs do not, so that a new model can be measured to derive them. */
 async function readSignatureFile(modelsDir: string, { requireBand }: { requireBand: boolean }) {
   const file = await readModelFile(modelsDir, SIGNATURES);
   const threshold = file.card.threshold;
   if (threshold === undefined) {
     throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} has no "threshold"; a signature model needs one to decide.`);
   }
-  let band: InconclusiveBand | null = null;
+  const rules: DecisionRules = { band: null, checks: null };
   try {
-    band = inconclusiveBandOf(file.card, threshold);
+    rules.band = inconclusiveBandOf(file.card, threshold);
+    rules.checks = referenceChecksOf(file.card);
   } catch (error) {
     if (requireBand) {
-      throw new ModelLoadError(
-        file.displayPath,
-        `The card of ${file.displayPath} ${(error as Error).message}. Derive the band with npm run band:signatures -- --write (models/README.md).`,
-      );
+      throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} ${(error as Error).message}; see "Signatures" in models/README.md.`);
     }
   }
-  return { ...file, band };
+  return { ...file, rules };
 }
 
 /** Loads only the digit model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
@@ -171,7 +185,7 @@ export async function loadDigitModel(modelsDir: string, options: RunnerOptions =
 export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
   const file = await readSignatureFile(modelsDir, { requireBand: false });
   const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
-  return signatureModel(file.card, file.band, runner, options, () => runner.close());
+  return signatureModel(file.card, file.rules, runner, options, () => runner.close());
 }
 
 /**
@@ -184,7 +198,7 @@ export async function loadModels({ modelsDir, ...options }: LoadOptions): Promis
   const close = () => runner.close();
   return {
     digits: digitModel(digitsFile.card, runner, options, close),
-    signatures: signatureModel(signaturesFile.card, signaturesFile.band, runner, options, close),
+    signatures: signatureModel(signaturesFile.card, signaturesFile.rules, runner, options, close),
     versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
     close,
   };

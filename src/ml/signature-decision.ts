@@ -36,6 +36,25 @@ export function inconclusiveBandOf(card: { readonly [field: string]: unknown }, 
   return { low, high };
 }
 
+/** How new references are checked (models/signatures.json, reference_checks); both lead to warnings, not refusals. */
+export interface ReferenceChecks {
+  /** A reference at least this similar (cosine) to another of the signer's is a near-duplicate. */
+  nearDuplicateSimilarity: number;
+  /** A reference scoring below this against the signer's other references (leave one out) is an outlier. */
+  outlierScoreBelow: number;
+}
+
+/** The card's reference_checks; throws (a fragment following the card's name, as above) when it has none. */
+export function referenceChecksOf(card: { readonly [field: string]: unknown }): ReferenceChecks {
+  const checks = card['reference_checks'] as { near_duplicate_similarity?: unknown; outlier_score_below?: unknown } | undefined;
+  const similarity = checks?.near_duplicate_similarity;
+  const outlier = checks?.outlier_score_below;
+  if (typeof similarity !== 'number' || typeof outlier !== 'number' || !(similarity > 0 && similarity <= 1)) {
+    throw new Error('has no reference_checks ({near_duplicate_similarity in (0, 1], outlier_score_below})');
+  }
+  return { nearDuplicateSimilarity: similarity, outlierScoreBelow: outlier };
+}
+
 /**
  * The narrowest band outside which decided answers stay within `maxRate` errors on these scores: `high` is the
  * lowest score at which at most maxRate of the skilled forgeries are accepted, `low` the highest score below which
