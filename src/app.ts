@@ -13,6 +13,7 @@ import { createAdminWebRouter } from './features/admin/index.js';
 import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
 import { createApiRouter } from './api-router.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
@@ -23,7 +24,7 @@ import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
 import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
-import type { BackgroundRemover } from './ml/index.js';
+import type { BackgroundRemover, Models } from './ml/index.js';
 import { createImageStore, type ImageStore } from './storage/index.js';
 
 export interface AppDeps {
@@ -35,6 +36,8 @@ export interface AppDeps {
   models: ModelsStatus | null;
   /** Background removal; null where it is not loaded (removal then answers 503). */
   background?: BackgroundRemover | null;
+  /** The models themselves; null where they are not loaded (their features then answer 503). */
+  ml?: Models | null;
 }
 
 export interface App {
@@ -46,7 +49,7 @@ export interface App {
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
-export function createApp({ config, db, logger, sessionSecret, models, background = null }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecret, models, background = null, ml = null }: AppDeps): App {
   const app = express();
   app.set('trust proxy', config.trustProxy);
   useEjsWithLayout(app, viewsDir, config.isProduction);
@@ -55,6 +58,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
   const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
@@ -77,7 +81,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -100,6 +104,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);

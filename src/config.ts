@@ -55,6 +55,9 @@ const envSchema = z
     REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    // Scoring compares the references with each other, so it needs at least 2.
+    SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
+    SIGNATURE_MAX_REFERENCES: integer(2, 100).default(20),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -63,6 +66,9 @@ const envSchema = z
         path: [env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'],
         message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
       });
+    }
+    if (env.SIGNATURE_MIN_REFERENCES > env.SIGNATURE_MAX_REFERENCES) {
+      ctx.addIssue({ code: 'custom', path: ['SIGNATURE_MIN_REFERENCES'], message: 'must not be more than SIGNATURE_MAX_REFERENCES' });
     }
     // Cost 12 is the floor for real deployments; only the test suite may go lower to stay fast.
     if (env.BCRYPT_COST < 12 && env.NODE_ENV !== 'test') {
@@ -106,6 +112,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       timeoutMs: env.BACKGROUND_PROVIDER_TIMEOUT_S * 1000,
     },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    signatures: { minReferences: env.SIGNATURE_MIN_REFERENCES, maxReferences: env.SIGNATURE_MAX_REFERENCES },
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
   };
 }

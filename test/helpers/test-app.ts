@@ -20,7 +20,8 @@ export function createTestApp({
   env = {},
   models = { versions: () => ({}) },
   background = null,
-}: { env?: Record<string, string>; models?: AppDeps['models']; background?: AppDeps['background'] } = {}) {
+  ml = null,
+}: { env?: Record<string, string>; models?: AppDeps['models']; background?: AppDeps['background']; ml?: AppDeps['ml'] } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -32,7 +33,7 @@ export function createTestApp({
   });
   const { db } = openMigratedDatabase(config.databaseFile);
   const logger = createLogger(config.logLevel);
-  const { app, store, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background });
+  const { app, store, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background, ml });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
 
   return {
