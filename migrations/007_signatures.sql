@@ -48,6 +48,8 @@ CREATE TABLE signature_verifications (
   band_high REAL NOT NULL,
   -- JSON [{"reference_id", "similarity"}]: the references used, as they were then (a reference deleted later stays listed).
   similarities TEXT NOT NULL,
+  -- JSON [reference ids]: the signer's references left out as outliers (far from the others; see references.service.ts).
+  left_out TEXT NOT NULL DEFAULT '[]',
   model_version TEXT NOT NULL,
   duration_ms REAL NOT NULL,
   ink_map BLOB NOT NULL,
@@ -62,7 +64,7 @@ CREATE INDEX signature_verifications_stored_image ON signature_verifications (st
 -- The history is append-only: what was decided, on what and by which model can never be rewritten.
 CREATE TRIGGER signature_verifications_append_only
 BEFORE UPDATE OF signer_id, user_id, stored_image_id, source, crop, score, decision, threshold, band_low, band_high,
-  similarities, model_version, duration_ms, ink_map, created_at ON signature_verifications
+  similarities, left_out, model_version, duration_ms, ink_map, created_at ON signature_verifications
 BEGIN
   SELECT RAISE(ABORT, 'signature verifications are append-only: only truth may change');
 END;

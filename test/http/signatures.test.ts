@@ -176,6 +176,21 @@ describe('signature verification API', () => {
     const list = await request(t.app).get(`/api/v1/signers/${signer.id}/references`).set('Authorization', alice).expect(200);
     assert.equal(list.body.items.length, 5);
     assert.deepEqual(list.body.warnings.map((w: { code: string }) => w.code).sort(), ['near_duplicate', 'outlier']);
+
+    // The outlier would make the other references look less alike and let a forgery through (60°: −0.369 without it, +0.020, genuine, with it).
+    const forged = await verify(t.app, alice, signer.id, await signatureImage(60, 43)).expect(201);
+    assert.equal(forged.body.decision, 'forged');
+    assert.deepEqual(forged.body.similarities.map((s: { reference_id: number }) => s.reference_id).includes(stranger), false);
+    const [record] = (await request(t.app).get(`/api/v1/signers/${signer.id}/verifications`).set('Authorization', alice)).body.items;
+    assert.deepEqual(record.left_out, [stranger]);
+  });
+
+  it('when outliers leave fewer usable references than needed, then verifying answers 409 and says why', async () => {
+    const signer = await createSigner(t.app, alice, { name: 'Mixed up' });
+    await addReferences(t.app, alice, signer.id, [[await signatureImage(0, 44), 'a.png'], [await signatureImage(5, 45), 'b.png'], [await signatureImage(90, 46), 'c.png']]).expect(201);
+    const res = await verify(t.app, alice, signer.id, await signatureImage(3, 47)).expect(409);
+    assert.equal(res.body.error.code, 'too_few_references');
+    assert.match(res.body.error.message, /has 2 usable ones \(1 more is an outlier/);
   });
 
   it('when a signer would get more references than SIGNATURE_MAX_REFERENCES, then 422 too_many_references and none is added', async () => {
@@ -299,9 +314,9 @@ describe('signature verification API', () => {
     assert.match(csv.headers['content-disposition']!, /attachment/);
     const lines = csv.text.trimEnd().split('\r\n');
     assert.equal(lines.length, 4);
-    assert.equal(lines[0], 'id,created_at,run_by,source,decision,score,threshold,band_low,band_high,model_version,crop,references,similarities,duration_ms,truth,truth_marked_at');
+    assert.equal(lines[0], 'id,created_at,run_by,source,decision,score,threshold,band_low,band_high,model_version,crop,references,similarities,left_out,duration_ms,truth,truth_marked_at');
     const last = lines[3]!.split(',');
-    assert.deepEqual([last[0], last[2], last[3], last[4], last[9], last[14]], [String(ids[2]), 'alice', 'api', 'forged', 'fake-1', 'forged']);
+    assert.deepEqual([last[0], last[2], last[3], last[4], last[9], last[15]], [String(ids[2]), 'alice', 'api', 'forged', 'fake-1', 'forged']);
     assert.equal(last[11]!.split(' ').length, 3, 'the three references used');
   });
 

@@ -64,7 +64,8 @@ export function referenceWarnings(references: SignatureReference[], checks: Refe
         code: 'outlier',
         message:
           `Reference #${reference.id} is far from this signer's other references (score ${fixed(score)} against them; below ${fixed(checks.outlierScoreBelow)} is unusual for ` +
-          'a person\'s own signatures). It is probably someone else\'s signature, or a bad scan or crop: check its ink map, and delete it if it does not belong.',
+          'a person\'s own signatures). It is probably someone else\'s signature, or a bad scan or crop: check its ink map, and delete it if it does not belong. ' +
+          'Until then it is left out of verifications.',
       });
     }
   });
@@ -183,6 +184,19 @@ export function createReferencesService({ db, store, images, signers, model, lim
     current,
     minReferences: limits.minReferences,
     maxReferences: limits.maxReferences,
+
+    /**
+     * The references a verification compares with: the current ones but the outliers, which would distort every
+     * score (one other person's signature among the references makes the rest look less alike, and forgeries pass).
+     */
+    async usable(userId: number, signerId: number): Promise<{ used: SignatureReference[]; outliers: SignatureReference[] }> {
+      const all = await current(userId, signerId);
+      const signatureModel = requireModel();
+      const outlierIds = new Set(
+        referenceWarnings(all, signatureModel.referenceChecks, scoringRuleOf(signatureModel.card)).filter((w) => w.code === 'outlier').map((w) => w.reference_id),
+      );
+      return { used: all.filter((r) => !outlierIds.has(r.id)), outliers: all.filter((r) => outlierIds.has(r.id)) };
+    },
 
     /** Every reference with its current warnings (embeddings of the active version; no warnings while the model is not loaded). */
     async list(userId: number, signerId: number): Promise<{ items: SignatureReference[]; warnings: ReferenceWarning[] }> {

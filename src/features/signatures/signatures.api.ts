@@ -57,6 +57,7 @@ const VerificationRecordSchema = VerificationSchema.extend({
   crop: z.string().nullable().openapi({ description: 'x,y,width,height of the region verified; null for the whole image.' }),
   source: z.enum(['upload', 'drawing', 'camera', 'library', 'api']),
   run_by: z.string().openapi({ description: 'The username that ran it.' }),
+  left_out: z.array(z.number().int()).openapi({ description: 'References of the signer left out as outliers (far from the others).' }),
   truth: z.enum(['genuine', 'forged']).nullable().openapi({ description: 'The true outcome, once marked.' }),
 }).openapi('VerificationRecord');
 
@@ -89,6 +90,7 @@ const toRecordJson = (v: Verification): z.infer<typeof VerificationRecordSchema>
   crop: v.crop,
   source: v.source,
   run_by: v.username,
+  left_out: v.leftOut,
   truth: v.truth,
 });
 
@@ -181,7 +183,7 @@ export function declareSignaturesApi(api: ApiRoutes, { signatures }: { signature
   apiRoute(api, {
     method: 'post', path: '/v1/signers/:id/verifications', auth: true, tags, summary: 'Verify a questioned signature', params: signerParams,
     description:
-      'Compares the image (or its crop) with every reference of the signer. decision: genuine when score >= inconclusive_band[1], forged when ' +
+      'Compares the image (or its crop) with the signer\'s references (outliers left out). decision: genuine when score >= inconclusive_band[1], forged when ' +
       'score < inconclusive_band[0], inconclusive in between (refer it to a person). The verification is kept in the signer\'s history with the image.',
     multipart: { files: { image: 'The questioned signature (PNG, JPEG, WebP, GIF).' } },
     // Parsed in the handler, so that a bad crop answers bad_crop like a crop outside the image.

@@ -62,7 +62,15 @@ export function createSignaturesWebRouter({ signatures, maxFileBytes, maxFiles }
     const query = listQuerySchema.safeParse(req.query);
     const { q, page } = query.success ? query.data : { q: '', page: 1 };
     const list = signers.list(req.user!.id, q, page);
-    res.render('signatures/use-image', { title: purpose === 'verify' ? 'Verify against a signer' : 'Add as a reference signature', purpose, image, ...list, q, format });
+    res.render('signatures/use-image', {
+      title: purpose === 'verify' ? 'Verify against a signer' : 'Add as a reference signature',
+      purpose,
+      image,
+      ...list,
+      q,
+      format,
+      minReferences: signatures.limits.minReferences,
+    });
   });
 
   router.get('/signers/:id/edit', (req, res) => {

@@ -24,6 +24,8 @@ export interface Verification {
   bandLow: number;
   bandHigh: number;
   similarities: ReferenceSimilarity[];
+  /** References of the signer left out as outliers. */
+  leftOut: number[];
   modelVersion: string;
   durationMs: number;
   truth: Truth | null;
@@ -33,23 +35,28 @@ export interface Verification {
 
 export type NewVerification = Omit<Verification, 'id' | 'username' | 'truth' | 'truthMarkedAt' | 'createdAt'> & { inkMap: Buffer };
 
-interface Row extends Omit<Verification, 'similarities'> {
+interface Row extends Omit<Verification, 'similarities' | 'leftOut'> {
   similarities: string;
+  leftOut: string;
 }
 
 const select = `SELECT v.id, v.signer_id AS signerId, v.user_id AS userId, u.username, v.stored_image_id AS storedImageId, v.source, v.crop,
-  v.score, v.decision, v.threshold, v.band_low AS bandLow, v.band_high AS bandHigh, v.similarities, v.model_version AS modelVersion,
+  v.score, v.decision, v.threshold, v.band_low AS bandLow, v.band_high AS bandHigh, v.similarities, v.left_out AS leftOut, v.model_version AS modelVersion,
   v.duration_ms AS durationMs, v.truth, v.truth_marked_at AS truthMarkedAt, v.created_at AS createdAt
   FROM signature_verifications v JOIN users u ON u.id = v.user_id`;
 
-const toVerification = (row: Row): Verification => ({ ...row, similarities: JSON.parse(row.similarities) as ReferenceSimilarity[] });
+const toVerification = (row: Row): Verification => ({
+  ...row,
+  similarities: JSON.parse(row.similarities) as ReferenceSimilarity[],
+  leftOut: JSON.parse(row.leftOut) as number[],
+});
 
 export function createVerificationsRepo(db: Db) {
   const statements = {
     insert: db.prepare(`INSERT INTO signature_verifications (signer_id, user_id, stored_image_id, source, crop, score, decision, threshold,
-      band_low, band_high, similarities, model_version, duration_ms, ink_map)
+      band_low, band_high, similarities, left_out, model_version, duration_ms, ink_map)
       VALUES (@signerId, @userId, @storedImageId, @source, @crop, @score, @decision, @threshold, @bandLow, @bandHigh, @similarities,
-      @modelVersion, @durationMs, @inkMap) RETURNING id`),
+      @leftOut, @modelVersion, @durationMs, @inkMap) RETURNING id`),
     findById: db.prepare(`${select} WHERE v.user_id = ? AND v.id = ?`),
     page: db.prepare(`${select} WHERE v.user_id = ? AND v.signer_id = ? ORDER BY v.id DESC LIMIT ? OFFSET ?`),
     after: db.prepare(`${select} WHERE v.user_id = ? AND v.signer_id = ? AND v.id > ? ORDER BY v.id LIMIT ?`),
@@ -67,7 +74,7 @@ export function createVerificationsRepo(db: Db) {
 
   return {
     insert(verification: NewVerification): Verification {
-      const { id } = statements.insert.get({ ...verification, similarities: JSON.stringify(verification.similarities) }) as { id: number };
+      const { id } = statements.insert.get({ ...verification, similarities: JSON.stringify(verification.similarities), leftOut: JSON.stringify(verification.leftOut) }) as { id: number };
       return findById(verification.userId, id)!;
     },
     findById,

@@ -23,8 +23,9 @@ import type { SignersService } from './signers.service.js';
 import { createVerificationsRepo, type Truth, type Verification } from './verifications.repo.js';
 
 export class TooFewReferencesError extends AppError {
-  constructor(min: number, count: number) {
-    super(409, 'too_few_references', `Verification needs at least ${min} reference signatures; this signer has ${count}. Add ${min - count} more first.`);
+  constructor(min: number, count: number, outliers: number) {
+    const leftOut = outliers === 0 ? '' : ` usable ones (${outliers} more ${outliers === 1 ? 'is an outlier' : 'are outliers'}, left out: delete or replace ${outliers === 1 ? 'it' : 'them'})`;
+    super(409, 'too_few_references', `Verification needs at least ${min} reference signatures; this signer has ${count}${leftOut}. Add ${min - count} more first.`);
   }
 }
 
@@ -49,7 +50,7 @@ export interface VerificationsDeps {
 
 const CSV_COLUMNS = [
   'id', 'created_at', 'run_by', 'source', 'decision', 'score', 'threshold', 'band_low', 'band_high', 'model_version',
-  'crop', 'references', 'similarities', 'duration_ms', 'truth', 'truth_marked_at',
+  'crop', 'references', 'similarities', 'left_out', 'duration_ms', 'truth', 'truth_marked_at',
 ];
 
 /** Verifying questioned signatures against a signer's references, and the append-only history of it. */
@@ -90,8 +91,8 @@ export function createVerificationsService({ db, store, images, signers, referen
       const started = performance.now();
       signers.get(userId, signerId);
       const signatureModel = requireModel();
-      const used = await references.current(userId, signerId);
-      if (used.length < limits.minReferences) throw new TooFewReferencesError(limits.minReferences, used.length);
+      const { used, outliers } = await references.usable(userId, signerId);
+      if (used.length < limits.minReferences) throw new TooFewReferencesError(limits.minReferences, used.length, outliers.length);
 
       const library = 'libraryImageId' in image ? images.get(userId, image.libraryImageId) : null;
       const stored = library ? store.get(userId, library.storedImageId) : null;
@@ -116,6 +117,7 @@ export function createVerificationsService({ db, store, images, signers, referen
           bandLow: band.low,
           bandHigh: band.high,
           similarities: used.map((reference, i) => ({ reference_id: reference.id, similarity: result.similarities[i]! })),
+          leftOut: outliers.map((reference) => reference.id),
           modelVersion: signatureModel.card.version,
           durationMs: performance.now() - started,
           inkMap,
@@ -157,7 +159,7 @@ export function createVerificationsService({ db, store, images, signers, referen
         for (const v of repo.each(userId, signerId)) {
           yield csvLine([
             v.id, v.createdAt, v.username, v.source, v.decision, v.score, v.threshold, v.bandLow, v.bandHigh, v.modelVersion, v.crop ?? '',
-            v.similarities.map((s) => s.reference_id).join(' '), v.similarities.map((s) => s.similarity.toFixed(4)).join(' '),
+            v.similarities.map((s) => s.reference_id).join(' '), v.similarities.map((s) => s.similarity.toFixed(4)).join(' '), v.leftOut.join(' '),
             Math.round(v.durationMs), v.truth ?? '', v.truthMarkedAt ?? '',
           ]);
         }
