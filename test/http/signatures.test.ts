@@ -353,3 +353,166 @@ describe('signature verification without a loaded model', () => {
     }
   });
 });
+
+describe('signature verification pages', () => {
+  const fake = fakeSignatureModel();
+  let t: TestApp;
+  let agent: Agent;
+  let other: Agent;
+  let auth: string;
+  before(async () => {
+    t = createTestApp({ ml: fake.ml });
+    const carol = await t.createUser({ username: 'carol' });
+    agent = await signIn(t.app, carol);
+    auth = await bearerFor(t.app, carol);
+    other = await signIn(t.app, await t.createUser({ username: 'dave' }));
+  });
+  after(() => t.close());
+
+  /** Posts a multipart form from the signer's page, as the page scripts (JSON) or a browser without script do, expecting `status`. */
+  async function postFiles(status: number, path: string, files: [Buffer, string][], fields: Record<string, string> = {}, json = true) {
+    const req = agent.post(path).field('_csrf', await csrfToken(agent, '/signers'));
+    if (json) req.set('Accept', 'application/json');
+    for (const [name, value] of Object.entries(fields)) req.field(name, value);
+    for (const [bytes, name] of files) req.attach(path.endsWith('verifications') ? 'image' : 'images', bytes, name);
+    return req.expect(status);
+  }
+
+  it('when a new user opens /signers, then the page explains the first steps; signed out, it sends to the login page', async () => {
+    const res = await agent.get('/signers').expect(200);
+    assert.match(res.text, /No signers yet/);
+    assert.match(res.text, /at least 3 reference signatures/);
+    assert.match(res.text, /href="\/signers\/new"/);
+    const anonymous = await request(t.app).get('/signers').expect(302);
+    assert.equal(anonymous.headers.location, '/login?next=%2Fsigners');
+  });
+
+  it('when a signer is added through the form, then its page opens; bad input or a taken external reference re-renders the form with the input', async () => {
+    const token = await csrfToken(agent, '/signers/new');
+    const bad = await agent.post('/signers').type('form').send({ _csrf: token, name: '', external_ref: 'KEEP-ME', notes: 'typed notes' }).expect(422);
+    assert.match(bad.text, /Enter a name/);
+    assert.match(bad.text, /value="KEEP-ME"/);
+    assert.match(bad.text, /typed notes/);
+    const created = await agent.post('/signers').type('form').send({ _csrf: token, name: 'Edith <Clarke>', external_ref: 'E-1', notes: '' }).expect(302);
+    const page = await agent.get(created.headers.location!).expect(200);
+    assert.match(page.text, /Edith &lt;Clarke&gt;/, 'escaped');
+    assert.match(page.text, /Add at least 3 reference signatures/);
+    assert.match(page.text, /Verification needs at least 3 reference signatures/);
+    const taken = await agent.post('/signers').type('form').send({ _csrf: token, name: 'Someone else', external_ref: 'e-1' }).expect(409);
+    assert.match(taken.text, /Already used by Edith &lt;Clarke&gt;/);
+    assert.match((await agent.get('/signers?q=edith').expect(200)).text, /Edith &lt;Clarke&gt;/);
+    assert.doesNotMatch((await agent.get('/signers?q=nobody').expect(200)).text, /Edith/);
+  });
+
+  it('when a signer is edited and then deleted, then the form saves, and deleting asks for confirmation first', async () => {
+    const signer = await enrolled(t.app, auth, 'To edit', 600);
+    const form = await agent.get(`/signers/${signer.id}/edit`).expect(200);
+    assert.match(form.text, /value="To edit"/);
+    await agent.post(`/signers/${signer.id}/edit`).type('form').send({ _csrf: await csrfToken(agent, `/signers/${signer.id}/edit`), name: 'Edited', external_ref: '', notes: 'n' }).expect(302);
+    assert.match((await agent.get(`/signers/${signer.id}`).expect(200)).text, /Edited/);
+    const confirm = await agent.get(`/signers/${signer.id}/delete`).expect(200);
+    assert.match(confirm.text, /3 reference signatures and\s+0 verifications/);
+    const deleted = await agent.post(`/signers/${signer.id}/delete`).type('form').send({ _csrf: await csrfToken(agent, '/signers') }).expect(302);
+    assert.equal(deleted.headers.location, '/signers');
+    await agent.get(`/signers/${signer.id}`).expect(404);
+  });
+
+  it('when references are sent from the page (file, drawing), then the script gets JSON with a link; without script the page comes back with the news', async () => {
+    const signer = await createSigner(t.app, auth, { name: 'Page references' });
+    const json = await postFiles(201, `/signers/${signer.id}/references`, [[await signatureImage(0, 201), 'scan.png']]);
+    assert.equal(json.body.items[0].url, `/signers/${signer.id}#reference-${json.body.items[0].id}`);
+    assert.match(json.body.items[0].name, /^Reference #\d+$/);
+    await postFiles(201, `/signers/${signer.id}/references`, [[await signatureImage(10, 202), 'drawing.png']], { source: 'drawing' });
+    const refused = await postFiles(422, `/signers/${signer.id}/references`, [[await blankImage(), 'blank.png']]);
+    assert.match(refused.body.error.message, /looks blank/);
+    const plain = await postFiles(302, `/signers/${signer.id}/references`, [[await signatureImage(20, 203), 'plain.png']], {}, false);
+    assert.equal(plain.headers.location, `/signers/${signer.id}#references`);
+    const sources = t.db.prepare('SELECT source FROM signature_references WHERE signer_id = ? ORDER BY id').pluck().all(signer.id);
+    assert.deepEqual(sources, ['upload', 'drawing', 'upload']);
+    const page = await agent.get(`/signers/${signer.id}`).expect(200);
+    assert.match(page.text, /The reference signature has been added/);
+    assert.equal((page.text.match(/class="ink-map"/g) ?? []).length, 3, 'each reference shows its ink map');
+    assert.match(page.text, /data-verify-form/, 'three references: the verification form is there');
+  });
+
+  it('when library images are picked as references, then they are added without a second copy, and one can be deleted in one click', async () => {
+    const signer = await createSigner(t.app, auth, { name: 'From the library' });
+    const uploaded = await request(t.app).post('/api/v1/images').set('Authorization', auth)
+      .attach('images', await signatureImage(0, 301), 'lib-a.png').attach('images', await signatureImage(10, 302), 'lib-b.png').expect(201);
+    const [a, b] = uploaded.body.items as { id: number; sha256: string }[];
+    const picker = await agent.get(`/signers/${signer.id}/library?for=reference`).expect(200);
+    assert.match(picker.text, /lib-a\.png/);
+    const token = await csrfToken(agent, '/signers');
+    await agent.post(`/signers/${signer.id}/references/library`).type('form').send(`_csrf=${encodeURIComponent(token)}&ids=${a!.id}&ids=${b!.id}`).expect(302);
+    const rows = t.db.prepare('SELECT r.id, r.source, s.ref_count AS refCount FROM signature_references r JOIN stored_images s ON s.id = r.stored_image_id WHERE r.signer_id = ?').all(signer.id) as { id: number; source: string; refCount: number }[];
+    assert.deepEqual(rows.map((r) => [r.source, r.refCount]), [['library', 2], ['library', 2]]);
+    await agent.post(`/signers/${signer.id}/references/library`).type('form').send(`_csrf=${encodeURIComponent(token)}&ids=${a!.id}`).expect(302);
+    assert.match((await agent.get(`/signers/${signer.id}`)).text, /byte-identical copy/);
+    await agent.post(`/signers/${signer.id}/references/${rows[0]!.id}/delete`).type('form').send({ _csrf: token }).expect(302);
+    assert.equal(count(t, `signature_references WHERE signer_id = ${signer.id}`), 1);
+    assert.equal(t.db.prepare('SELECT ref_count FROM stored_images WHERE sha256 = ?').pluck().get(a!.sha256), 1, 'the library keeps its image');
+  });
+
+  it('when a signature is verified through the form, then the result page shows the decision, the gauge, the ink maps and the details', async () => {
+    const signer = await enrolled(t.app, auth, 'Form verified', 700);
+    const script = await postFiles(201, `/signers/${signer.id}/verifications`, [[await signatureImage(10, 401), 'q.png']], { source: 'drawing', crop: '' });
+    assert.equal(script.body.decision, 'genuine');
+    assert.match(script.body.url, new RegExp(`^/signers/${signer.id}/verifications/\\d+$`));
+    const plain = await postFiles(303, `/signers/${signer.id}/verifications`, [[await signatureImage(60, 402), 'q.png']], { crop: '0,0,700,200' }, false);
+    const result = await agent.get(plain.headers.location!).expect(200);
+    assert.match(result.text, /decision-genuine">Genuine/, 'the crop (700 px: 10°) was verified, not the whole 60° image');
+    assert.match(result.text, /0,0,700,200 \(x, y, width, height\)/);
+    assert.match(result.text, /<svg viewBox/);
+    assert.match(result.text, /signatures fake-1/);
+    assert.match(result.text, /Drawn on the pad|Uploaded file/);
+    for (const suffix of ['image', 'thumbnail', 'ink-map']) {
+      const image = await agent.get(`${plain.headers.location}/${suffix}`).expect(200);
+      assert.match(image.headers['content-type']!, /^image\//, suffix);
+      await other.get(`${plain.headers.location}/${suffix}`).expect(404);
+    }
+    await other.get(plain.headers.location!).expect(404);
+    await other.get(`/signers/${signer.id}`).expect(404);
+    const [reference] = (await request(t.app).get(`/api/v1/signers/${signer.id}/references`).set('Authorization', auth)).body.items;
+    for (const suffix of ['image', 'thumbnail', 'ink-map']) {
+      await agent.get(`/signers/${signer.id}/references/${reference.id}/${suffix}`).expect(200);
+      await other.get(`/signers/${signer.id}/references/${reference.id}/${suffix}`).expect(404);
+    }
+
+    const bad = await postFiles(422, `/signers/${signer.id}/verifications`, [[await signatureImage(10, 403), 'q.png']], { crop: '0,0,5000,10' }, false);
+    assert.match(bad.text, /id="verify-error">The crop must be at least 8x8 pixels|reaches outside/);
+    assert.match(bad.text, /value="0,0,5000,10"/, 'the crop typed comes back');
+  });
+
+  it('when a library image is verified and its true outcome marked, then the history shows both and the CSV can be downloaded', async () => {
+    const signer = await enrolled(t.app, auth, 'Library verified', 800);
+    const [image] = (await request(t.app).post('/api/v1/images').set('Authorization', auth).attach('images', await signatureImage(30, 501), 'cheque.png').expect(201)).body.items;
+    const chosen = await agent.get(`/signers/${signer.id}?image=${image.id}`).expect(200);
+    assert.match(chosen.text, /name="library_image_id" value="\d+"/);
+    const token = await csrfToken(agent, '/signers');
+    const res = await agent.post(`/signers/${signer.id}/verifications`).field('_csrf', token).field('library_image_id', String(image.id)).field('crop', '').expect(303);
+    const result = await agent.get(res.headers.location!).expect(200);
+    assert.match(result.text, /Inconclusive/);
+    assert.match(result.text, /From your images/);
+    await agent.post(`${res.headers.location}/truth`).type('form').send({ _csrf: token, truth: 'genuine' }).expect(302);
+    assert.match((await agent.get(res.headers.location!)).text, /value="genuine" checked/);
+    const history = await agent.get(`/signers/${signer.id}`).expect(200);
+    assert.match(history.text, /History <small class="muted">\(1\)/);
+    assert.match(history.text, /data-label="True outcome">Genuine/);
+    const csv = await agent.get(`/signers/${signer.id}/verifications.csv`).expect(200);
+    assert.match(csv.text, /,library,inconclusive,/);
+    await other.get(`/signers/${signer.id}/verifications.csv`).expect(404);
+  });
+
+  it('when an image page offers it, then the image can be added to a signer as a reference or verified against one', async () => {
+    const signer = await enrolled(t.app, auth, 'Chosen from an image', 900);
+    const [image] = (await request(t.app).post('/api/v1/images').set('Authorization', auth).attach('images', await signatureImage(12, 601), 'found.png').expect(201)).body.items;
+    const imagePage = await agent.get(`/images/${image.id}`).expect(200);
+    assert.match(imagePage.text, new RegExp(`/signers/use-image\\?image=${image.id}&amp;for=reference`));
+    assert.match(imagePage.text, new RegExp(`/signers/use-image\\?image=${image.id}&amp;for=verify`));
+    const verifyChoice = await agent.get(`/signers/use-image?image=${image.id}&for=verify&q=chosen`).expect(200);
+    assert.match(verifyChoice.text, new RegExp(`/signers/${signer.id}\\?image=${image.id}#verify`));
+    const referenceChoice = await agent.get(`/signers/use-image?image=${image.id}&for=reference`).expect(200);
+    assert.match(referenceChoice.text, new RegExp(`action="/signers/${signer.id}/references/library"`));
+    await other.get(`/signers/use-image?image=${image.id}&for=verify`).expect(404);
+  });
+});
