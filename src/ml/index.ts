@@ -168,7 +168,8 @@ async function readSignatureFile(modelsDir: string, { requireBand }: { requireBa
     rules.checks = referenceChecksOf(file.card);
   } catch (error) {
     if (requireBand) {
-      throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} ${(error as Error).message}; see "Signatures" in models/README.md.`);
+      const cardPath = file.displayPath.replace(/\.onnx$/, '.json');
+      throw new ModelLoadError(cardPath, `${cardPath} ${(error as Error).message}; see "Signatures" in models/README.md.`);
     }
   }
   return { ...file, rules };
