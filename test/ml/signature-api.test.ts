@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { decideSignature, loadModels, type Models } from '../../src/ml/index.js';
 import { evaluateSignatureFolder } from '../../src/ml/signature-evaluation.js';
 import { verifyWritersThroughApi, type SignaturesApiClient } from '../../scripts/signatures-api-protocol.js';
 import { bearerFor } from '../helpers/agent.js';
-import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
+import { datasetsDir, shippedModelsDir, SIGNATURE_SETS, signatureDataSkipReason } from '../helpers/ml-models.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /*
@@ -18,15 +17,8 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
  * the full figures are in README.md.
  */
 
-const datasetsDir = process.env.INKWELL_DATASETS_DIR ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
-const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
 const WRITERS_PER_SET = 3;
-
-const skipReason = !SETS.every((set) => existsSync(path.join(datasetsDir, 'signatures', set)))
-  ? `signature sets not found in ${path.join(datasetsDir, 'signatures')} (set INKWELL_DATASETS_DIR)`
-  : !hasShippedModel('signatures')
-    ? 'models/signatures.onnx or models/signatures.json is missing'
-    : false;
+const skipReason = signatureDataSkipReason();
 if (skipReason) console.log(`skipping the API agreement test of the signature model: ${skipReason}`);
 
 function supertestClient(t: TestApp, auth: string): SignaturesApiClient {
@@ -57,7 +49,7 @@ describe('signature verification through the API on held-out writers', { skip: s
     await models?.close();
   });
 
-  for (const set of SETS) {
+  for (const set of SIGNATURE_SETS) {
     test(`when held-out writers of ${set} are enrolled and verified through the API, then every score and decision is what eval:signatures computes`, async () => {
       const writers = card.split[set]!.test.slice(0, WRITERS_PER_SET);
       const root = path.join(datasetsDir, 'signatures', set);

@@ -15,15 +15,7 @@ export interface SignatureReference {
   height: number;
 }
 
-export interface NewReference {
-  signerId: number;
-  userId: number;
-  storedImageId: number;
-  source: SignatureSource;
-  embedding: Float32Array;
-  modelVersion: string;
-  inkMap: Buffer;
-}
+export type NewReference = Omit<SignatureReference, 'id' | 'createdAt' | 'width' | 'height'> & { inkMap: Buffer };
 
 interface Row extends Omit<SignatureReference, 'embedding'> {
   embedding: Buffer;
