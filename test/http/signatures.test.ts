@@ -255,13 +255,17 @@ describe('signature verification API', () => {
       assert.equal(res.body.error.code, 'image_refused');
       assert.deepEqual(res.body.error.fields, { 'questioned.png': reason });
     }
-    const small = createTestApp({ ml: fake.ml, env: { IMAGE_MAX_MEGAPIXELS: '1' } });
+    const small = createTestApp({ ml: fake.ml, env: { IMAGE_MAX_MEGAPIXELS: '1', UPLOAD_MAX_FILE_MB: '1' } });
     try {
       const auth = await bearerFor(small.app, await small.createUser({ username: 'zoe' }));
       const big = await enrolled(small.app, auth);
       const huge = await sharp({ create: { width: 1500, height: 800, channels: 3, background: '#fff' } }).png().toBuffer();
       const res = await verify(small.app, auth, big.id, huge).expect(422);
       assert.deepEqual(res.body.error.fields, { 'questioned.png': 'too_many_pixels' });
+      const heavy = await pngImage(900, 900, 3);
+      assert.ok(heavy.length > 1024 * 1024);
+      await verify(small.app, auth, big.id, heavy).expect(413);
+      await addReferences(small.app, auth, big.id, [[heavy, 'heavy.png']]).expect(413);
     } finally {
       small.close();
     }
@@ -335,6 +339,24 @@ describe('signature verification API', () => {
     for (const path of ['/api/v1/signers', '/api/v1/signers/{id}', '/api/v1/signers/{id}/references', '/api/v1/signers/{id}/references/{reference_id}',
       '/api/v1/signers/{id}/verifications', '/api/v1/signers/{id}/verifications.csv', '/api/v1/verifications/{id}']) {
       assert.ok(doc.paths[path], path);
+    }
+  });
+});
+
+describe('deleting an account with signers', () => {
+  it('when an account is deleted, then its signers, references and verifications go with it', async () => {
+    const fake = fakeSignatureModel();
+    const t = createTestApp({ ml: fake.ml });
+    try {
+      const user = await t.createUser({ username: 'erin' });
+      const auth = await bearerFor(t.app, user);
+      const signer = await enrolled(t.app, auth);
+      await verify(t.app, auth, signer.id, await signatureImage(10, 7)).expect(201);
+      const agent = await signIn(t.app, user);
+      await agent.post('/account/delete').type('form').send({ _csrf: await csrfToken(agent, '/account/delete'), password: user.password }).expect(302);
+      for (const table of ['signers', 'signature_references', 'signature_verifications', 'stored_images']) assert.equal(count(t, table), 0, table);
+    } finally {
+      t.close();
     }
   });
 });
