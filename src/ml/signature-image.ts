@@ -58,7 +58,7 @@ export function inkMapToPng(inkMap: Float32Array): Promise<Buffer> {
   if (inkMap.length !== side * side) throw new RangeError(`An ink map has ${side * side} values, got ${inkMap.length}.`);
   const levels = Buffer.alloc(inkMap.length);
   for (let i = 0; i < inkMap.length; i++) levels[i] = Math.round(255 * Math.min(1, Math.max(0, inkMap[i]!)));
-  return sharp(levels, { raw: { width: side, height: side, channels: 1 } }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(levels, { raw: { width: side, height: side, channels: 1 } }).png({ compressionLevel: 4 }).toBuffer();
 }
 
 async function shrinkAndBlur({ data, width, height }: GrayImage): Promise<GrayImage> {
