@@ -18,6 +18,7 @@ import { createAdminWebRouter, type UserUsageSource } from './features/admin/ind
 import { createHealthRouter, createProbeCounter, type ModelsStatus } from './features/health/index.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
 import { createApiRouter } from './api-router.js';
 import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
 import { verifyCsrf } from './http/csrf.js';
@@ -29,7 +30,7 @@ import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
 import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
-import type { BackgroundRemover } from './ml/index.js';
+import type { BackgroundRemover, Models } from './ml/index.js';
 import { createImageStore, type ImageStore } from './storage/index.js';
 
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   models: ModelsStatus | null;
   /** Background removal; null where it is not loaded (removal then answers 503). */
   background?: BackgroundRemover | null;
+  /** The models themselves; null where they are not loaded (their features then answer 503). */
+  ml?: Models | null;
 }
 
 export interface App {
@@ -56,7 +59,7 @@ export interface App {
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
-export function createApp({ config, db, logger, sessionSecret, models, background = null }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecret, models, background = null, ml = null }: AppDeps): App {
   const app = express();
   app.set('trust proxy', config.trustProxy);
   useEjsWithLayout(app, viewsDir, config.isProduction);
@@ -67,10 +70,12 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const registration = createRegistrationService({ db, accounts, defaultPolicy: config.registration });
   const resets = createPasswordResetsService({ db, accounts });
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [
     { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
     { label: 'image storage', unit: 'bytes', byUser: () => store.usageByUser() },
+    { label: 'signers', unit: 'items', byUser: () => signatures.signers.countByUser() },
   ];
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
@@ -101,7 +106,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -125,6 +130,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
   app.use(notFound);

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const modelsStatus = { versions: () => versions };
   logger.info({ models: versions }, 'models loaded');
 
-  const { app, store, setupCode, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background });
+  const { app, store, setupCode, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background, ml: models });
   // Files left by a crash between writing an image and committing its row (see src/storage).
   const swept = await store.sweep();
   if (swept) logger.info({ files: swept }, 'removed image files that no row refers to');

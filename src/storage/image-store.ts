@@ -20,7 +20,8 @@ export const fileFromBytes = (name: string, bytes: Uint8Array): IncomingFile => 
 
 export interface FileRefusal {
   name: string;
-  reason: ImageRefusalReason;
+  /** The store's ImageRefusalReason, or a feature's own check of the content (signatures refuse blank images: no_ink). */
+  reason: ImageRefusalReason | (string & {});
   message: string;
 }
 

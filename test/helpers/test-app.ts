@@ -24,7 +24,8 @@ export function createTestApp({
   env = {},
   models = { versions: () => ({}) },
   background = null,
-}: { env?: Record<string, string>; models?: AppDeps['models']; background?: AppDeps['background'] } = {}) {
+  ml = null,
+}: { env?: Record<string, string>; models?: AppDeps['models']; background?: AppDeps['background']; ml?: AppDeps['ml'] } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-test-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -38,7 +39,7 @@ export function createTestApp({
   });
   const { db } = openMigratedDatabase(config.databaseFile);
   const logger = createLogger(config.logLevel);
-  const { app, store, setupCode, flushRequestLog, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background });
+  const { app, store, setupCode, flushRequestLog, close } = createApp({ config, db, logger, sessionSecret: TEST_SESSION_SECRET, models, background, ml });
   setupCodes.set(app, setupCode);
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost });
 
