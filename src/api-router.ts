@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
 import { declareImagesApi, type ImagesService } from './features/images/index.js';
 import { declareDatasetsApi, type DatasetsService } from './features/datasets/index.js';
+import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
@@ -22,13 +23,14 @@ export interface ApiRouterDeps {
   accounts: AccountsService;
   images: ImagesService;
   datasets: DatasetsService;
+  signatures: SignaturesService;
   uploadLimits: UploadLimits;
   tokenSecret: string;
   /** Shared with the login form (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, datasets, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, datasets, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -46,6 +48,7 @@ export function createApiRouter({ config, logger, accounts, images, datasets, up
   declareAccountsApi(api, { tokens, loginRateLimit });
   declareImagesApi(api, { images });
   declareDatasetsApi(api, { datasets, archiveLimits: { maxFileBytes: config.datasetImport.maxArchiveBytes, maxFiles: 1 } });
+  declareSignaturesApi(api, { signatures });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 

@@ -140,6 +140,8 @@ export interface InferenceRunner {
   run(modelKey: ModelKey, images: Float32Array[]): Promise<Float32Array[]>;
   /** Prepares uploaded image files as the model's card says, then runs them; throws ImageInputError for a refused file. */
   runFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]>;
+  /** runFiles that also gives back each prepared input (what the model saw), for showing it to the user. */
+  runFilesWithInputs(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<{ outputs: Float32Array[]; inputs: Float32Array[] }>;
   close(): Promise<void>;
 }
 
@@ -204,6 +206,12 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
       specFor(specsByKey, modelKey);
       return run(modelKey, await prepareFiles(modelKey, files, maxPixels));
     },
+    async runFilesWithInputs(modelKey, files, maxPixels) {
+      specFor(specsByKey, modelKey);
+      const inputs = await prepareFiles(modelKey, files, maxPixels);
+      // run() packs copies of the inputs, so they are still ours afterwards.
+      return { outputs: await run(modelKey, inputs), inputs };
+    },
     async close() {
       closed = true;
       await Promise.all([...sessions.values()].map((session) => session.release()));
@@ -214,12 +222,12 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
 /** Messages between the pool and onnx-worker.ts. */
 export type WorkerRequest =
   | { type: 'run'; id: number; key: ModelKey; input: Float32Array; count: number }
-  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
+  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number; withInputs?: boolean }
   | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'load-failed'; file: string; message: string }
-  | { type: 'result'; id: number; output: Float32Array }
+  | { type: 'result'; id: number; output: Float32Array; inputs?: Float32Array }
   | { type: 'image-refused'; id: number; reason: ImageRejection; message: string }
   | { type: 'failed'; id: number; message: string };
 export interface WorkerSetup {
@@ -228,10 +236,16 @@ export interface WorkerSetup {
 }
 
 type TaskRequest = Exclude<WorkerRequest, { type: 'close' }>;
+interface TaskResult {
+  output: Float32Array;
+  /** The prepared inputs back to back, when the request asked for them. */
+  inputs?: Float32Array;
+}
+
 interface Task {
   request: TaskRequest;
   transfer: ArrayBuffer[];
-  resolve: (output: Float32Array) => void;
+  resolve: (result: TaskResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -310,7 +324,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
       const task = member.task;
       if (!task || !('id' in reply) || reply.id !== task.request.id) return;
       member.task = null;
-      if (reply.type === 'result') task.resolve(reply.output);
+      if (reply.type === 'result') task.resolve({ output: reply.output, inputs: reply.inputs });
       else if (reply.type === 'image-refused') task.reject(imageRefused(reply.reason, reply.message));
       else task.reject(new Error(`Inference failed for model "${task.request.key}": ${reply.message}`));
       dispatch();
@@ -332,7 +346,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
   }
 
   const enqueue = (request: TaskRequest, transfer: ArrayBuffer[]) =>
-    new Promise<Float32Array>((resolve, reject) => {
+    new Promise<TaskResult>((resolve, reject) => {
       queue.push({ request, transfer, resolve, reject });
       dispatch();
     });
@@ -341,21 +355,31 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
     if (pool.length === 0) throw new Error('No inference worker is left running.');
     return specFor(specsByKey, modelKey);
   };
+  const prepareAndRun = async (modelKey: ModelKey, files: Uint8Array[], maxPixels: number, withInputs: boolean) => {
+    checkOpen(modelKey);
+    const batches: Uint8Array[][] = [];
+    for (let start = 0; start < files.length; start += MAX_BATCH) batches.push(files.slice(start, start + MAX_BATCH));
+    const results = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels, withInputs }, [])));
+    return {
+      outputs: results.flatMap(({ output }, i) => splitRows(output, batches[i]!.length)),
+      inputs: withInputs ? results.flatMap(({ inputs }, i) => splitRows(inputs!, batches[i]!.length)) : undefined,
+    };
+  };
 
   return {
     async run(modelKey, images) {
       const batches = packBatches(checkOpen(modelKey), images);
-      const outputs = await Promise.all(
+      const results = await Promise.all(
         batches.map(({ input, count }) => enqueue({ type: 'run', id: nextId++, key: modelKey, input, count }, [input.buffer as ArrayBuffer])),
       );
-      return outputs.flatMap((output, i) => splitRows(output, batches[i]!.count));
+      return results.flatMap(({ output }, i) => splitRows(output, batches[i]!.count));
     },
     async runFiles(modelKey, files, maxPixels) {
-      checkOpen(modelKey);
-      const batches: Uint8Array[][] = [];
-      for (let start = 0; start < files.length; start += MAX_BATCH) batches.push(files.slice(start, start + MAX_BATCH));
-      const outputs = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
-      return outputs.flatMap((output, i) => splitRows(output, batches[i]!.length));
+      return (await prepareAndRun(modelKey, files, maxPixels, false)).outputs;
+    },
+    async runFilesWithInputs(modelKey, files, maxPixels) {
+      const { outputs, inputs } = await prepareAndRun(modelKey, files, maxPixels, true);
+      return { outputs, inputs: inputs! };
     },
     close() {
       // Requests already accepted are answered; then each worker releases its sessions and exits.

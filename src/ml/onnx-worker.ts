@@ -19,12 +19,14 @@ try {
   port.close();
 }
 
-async function runBatch(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<Float32Array> {
+async function runBatch(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<{ output: Float32Array; inputs?: Float32Array }> {
   const session = sessions.get(request.key)!;
-  if (request.type === 'run') return session.run(request.input, request.count);
+  if (request.type === 'run') return { output: await session.run(request.input, request.count) };
   // The pool sends at most MAX_BATCH files, so they pack into a single batch.
   const [batch] = packBatches(session.spec, await prepareFiles(request.key, request.files, request.maxPixels));
-  return session.run(batch!.input, batch!.count);
+  const output = await session.run(batch!.input, batch!.count);
+  // The session does not keep the input, so its buffer can be handed back as it is.
+  return { output, inputs: request.withInputs ? batch!.input : undefined };
 }
 
 port.on('message', async (request: WorkerRequest) => {
@@ -34,8 +36,8 @@ port.on('message', async (request: WorkerRequest) => {
     return;
   }
   try {
-    const output = await runBatch(request);
-    reply({ type: 'result', id: request.id, output }, [output.buffer as ArrayBuffer]);
+    const { output, inputs } = await runBatch(request);
+    reply({ type: 'result', id: request.id, output, ...(inputs ? { inputs } : {}) }, inputs ? [output.buffer as ArrayBuffer, inputs.buffer as ArrayBuffer] : [output.buffer as ArrayBuffer]);
   } catch (error) {
     if (error instanceof ImageInputError) reply({ type: 'image-refused', id: request.id, reason: error.reason, message: error.message });
     else reply({ type: 'failed', id: request.id, message: (error as Error).message });

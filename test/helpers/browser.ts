@@ -1,26 +1,48 @@
-/** What the browser tests share: Debian's chromium driven by playwright-core, and files dropped as a user drops them. */
+/** What the browser tests share: Debian's chromium driven by playwright-core (no browser download), and files dropped as a user drops them. */
 import { existsSync } from 'node:fs';
-import { chromium, type Page } from 'playwright-core';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { TestApp } from './test-app.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
+/** Why browser tests cannot run here, or false: pass it as `skip` and print it. */
+export const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
+
 /** Why a browser suite must be skipped (printed once), or false when chromium is there. */
 export function browserMissing(suite: string): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  const reason = `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
-  console.log(`# skipping the ${suite} browser test: ${reason}`);
-  return reason;
+  if (missingBrowser) console.log(`# skipping the ${suite} browser test: ${missingBrowser}`);
+  return missingBrowser;
 }
 
 /** Headless chromium with nothing fetched from the network; `camera` adds the fake camera that needs no prompt. */
-export const launchChromium = ({ camera = false } = {}) =>
+export const launchChromium = ({ camera = false, extraArgs = [] as string[] } = {}) =>
   chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
       ...(camera ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] : []),
+      ...extraArgs,
     ],
   });
+
+/** Serves a test app on a free loopback port and starts headless Chromium; `stop()` ends both and closes the app. */
+export async function serveInBrowser(t: TestApp, extraArgs: string[] = []): Promise<{ base: string; browser: Browser; stop(): Promise<void> }> {
+  const server = http.createServer(t.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await launchChromium({ extraArgs });
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    browser,
+    async stop() {
+      await browser.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await t.close();
+    },
+  };
+}
 
 /** Drops files on an element the way a user dragging them from the desktop does. */
 export async function dropFiles(page: Page, selector: string, files: { name: string; type: string; bytes: Buffer }[]): Promise<void> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { ZipArchive } from 'archiver';
 import sharp from 'sharp';
-import { csvLine } from '../../lib/csv.js';
+import { dataCsvLine } from '../../lib/csv.js';
 import '../../lib/native-crc32.js';
 import { safeFileName, safeStem, uniqueName } from '../../lib/file-names.js';
 import type { ImageType } from '../../ml/image-input.js';
@@ -180,7 +180,7 @@ export function exportDataset({ store, userId, dataset, labels, rows, options }:
   async function produce() {
     const exportedAt = new Date();
     append(Buffer.from(exportReadme(dataset, plan, options, exportedAt)), 'README.md', exportedAt, false);
-    const lines = [csvLine(['path', 'label', 'split', 'sha256', 'width', 'height', 'bytes'])];
+    const lines = [dataCsvLine(['path', 'label', 'split', 'sha256', 'width', 'height', 'bytes'])];
     const ahead: Promise<Prepared>[] = [];
     let next = 0;
     let aheadBytes = 0;
@@ -199,7 +199,7 @@ export function exportDataset({ store, userId, dataset, labels, rows, options }:
       await roomInWindow();
       if (closed) return;
       append(prepared.bytes, entry.path, new Date(entry.row.createdAt), true);
-      lines.push(csvLine([entry.path, entry.label, entry.split ?? '', prepared.sha256, prepared.width, prepared.height, prepared.bytes.length]));
+      lines.push(dataCsvLine([entry.path, entry.label, entry.split ?? '', prepared.sha256, prepared.width, prepared.height, prepared.bytes.length]));
     }
     if (closed) return;
     append(Buffer.from(lines.join('')), 'labels.csv', exportedAt, false);

@@ -1,11 +1,11 @@
 import type { Request } from 'express';
 import { NotFoundError, ValidationError } from '../../http/errors.js';
-import { formatBytes, formatTime } from '../../lib/format.js';
+import { formatBytes } from '../../lib/format.js';
 import { idSchema, imageIdsSchema, pageQuerySchema } from './datasets.schemas.js';
 import { NameTakenError } from './datasets.service.js';
 
 /** What the datasets' pages share: reading ids, pages and fields from requests, and turning errors into form messages. */
-export const format = { bytes: formatBytes, time: formatTime };
+export const format = { bytes: formatBytes };
 
 /** A number from the path, or 404: "/datasets/abc" is a page that does not exist, not a bad request. */
 export function idParam(value: unknown, what = 'dataset'): number {

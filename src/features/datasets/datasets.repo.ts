@@ -49,6 +49,7 @@ export function createDatasetsRepo(db: Db) {
     findByKey: db.prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.user_id = ? AND d.name_key = ?`),
     page: db.prepare(`SELECT ${summaryColumns} FROM datasets d WHERE d.user_id = ? ORDER BY d.updated_at DESC, d.id DESC LIMIT ? OFFSET ?`),
     count: db.prepare('SELECT COUNT(*) FROM datasets WHERE user_id = ?').pluck(),
+    countByUser: db.prepare('SELECT user_id AS userId, COUNT(*) AS count FROM datasets GROUP BY user_id'),
     all: db.prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.user_id = ? ORDER BY d.name_key`),
     update: db.prepare(`UPDATE datasets SET name = ?, name_key = ?, description = ?, updated_at = ${now} WHERE user_id = ? AND id = ?`),
     touch: db.prepare(`UPDATE datasets SET updated_at = ${now} WHERE id = ?`),
@@ -70,6 +71,7 @@ export function createDatasetsRepo(db: Db) {
   const findLabel = (datasetId: number, labelId: number) => statements.findLabel.get(datasetId, labelId) as Label | undefined;
 
   return {
+    countByUser: () => new Map((statements.countByUser.all() as { userId: number; count: number }[]).map((row) => [row.userId, row.count])),
     insert(userId: number, name: string, key: string, description: string): number {
       return (statements.insert.get(userId, name, key, description) as { id: number }).id;
     },

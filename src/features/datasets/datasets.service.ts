@@ -112,6 +112,8 @@ export function createDatasetsService({ db, store, library, importLimits }: Data
     summary,
     label,
     find: (userId: number, id: number) => repo.find(userId, id),
+    /** Datasets per user, for the admin user pages. */
+    countByUser: () => repo.countByUser(),
 
     list(userId: number, page: number, perPage: number) {
       const total = repo.count(userId);
