@@ -1,4 +1,5 @@
 import { decodeToGray, ImageInputError, type DecodeOptions, type GrayImage } from './image-input.js';
+import { encodeGrayPng } from './png.js';
 
 /** MNIST's pixel statistics; the digits model card (models/digits.json) records the same numbers. */
 export const DIGIT_MEAN = 0.1307;
@@ -15,6 +16,12 @@ const MIN_COMPONENT_SHARE = 0.05;
 /** Background is estimated per block of a BACKGROUND_GRID x BACKGROUND_GRID grid to follow uneven lighting in photos. */
 const BACKGROUND_GRID = 4;
 
+/** The model's input as a picture, as the model sees it (ink bright on black): a 28x28 grey PNG, to show users why a digit was read as it was. */
+export function digitInputPng(input: Float32Array): Buffer {
+  const levels = Uint8Array.from(input, (v) => Math.round(clamp(v * DIGIT_STD + DIGIT_MEAN, 0, 1) * 255));
+  return encodeGrayPng({ data: levels, width: DIGIT_SIDE, height: DIGIT_SIDE });
+}
+
 /** Decodes an uploaded image and brings it to the model's input: 784 floats, 1x28x28, MNIST-normalised. */
 export async function prepareDigit(bytes: Uint8Array, options: DecodeOptions): Promise<Float32Array> {
   return prepareDigitFromGray(await decodeToGray(bytes, options));
@@ -28,8 +35,7 @@ export async function prepareDigit(bytes: Uint8Array, options: DecodeOptions): P
  */
 export function prepareDigitFromGray(image: GrayImage): Float32Array {
   const working = shrinkToAtMost(image, WORKING_SIDE);
-  const ink = inkIntensity(working);
-  const digit = isolateDigit(ink);
+  const digit = isolateDigit(inkIntensity(working));
   const boxed = fitIntoBox(digit, DIGIT_BOX);
   return normalise(placeByCentreOfMass(boxed, DIGIT_SIDE));
 }
@@ -40,84 +46,140 @@ interface FloatImage {
   height: number;
 }
 
-function shrinkToAtMost(image: GrayImage, side: number): FloatImage {
+/** The picture to work on: 8-bit levels as floats (`whole`: every value a whole number), or averaged down when large. */
+interface WorkingImage extends FloatImage {
+  whole: boolean;
+}
+
+function shrinkToAtMost(image: GrayImage, side: number): WorkingImage {
   const floats = { data: new Float32Array(image.data), width: image.width, height: image.height };
   const scale = side / Math.max(image.width, image.height);
-  if (scale >= 1) return floats;
-  return resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
+  if (scale >= 1) return { ...floats, whole: true };
+  return { ...resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))), whole: false };
+}
+
+/** Ink intensity (ink bright, paper 0) and its level histogram. */
+interface InkImage extends FloatImage {
+  levels: LevelHistogram;
 }
 
 /**
  * Turns the picture into ink intensity (ink bright, paper 0). The paper level comes from the border, the ink
  * side from whichever extreme lies further from it, so dark ink on grey paper and chalk on a blackboard both work.
  */
-function inkIntensity(image: FloatImage): FloatImage {
+function inkIntensity(image: WorkingImage): InkImage {
   const { data, width, height } = image;
+  const grid = Math.min(BACKGROUND_GRID, width, height);
+  const blocks = blockHistograms(data, width, height, grid);
+  const levels = LevelHistogram.sum(blocks);
   const paper = borderHistogram(image).percentile(0.5);
-  const levels = LevelHistogram.of(data);
   // Extremes of a handful of pixels, not wider percentiles: a thin digit in a big photo is a tiny share of it, and a shadow must not outvote it.
   const inkIsDark = paper - levels.robustMinimum() >= levels.robustMaximum() - paper;
-  const oriented = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) oriented[i] = inkIsDark ? 255 - data[i]! : data[i]!;
+  // Dark ink is inverted (255 - v, in single precision). For whole levels that mirrors each histogram exactly;
+  // a shrunk picture's fractional levels are counted again.
+  const oriented = inkIsDark && !image.whole ? data.map((v) => 255 - v) : data;
+  const orientedBlocks = !inkIsDark ? blocks : image.whole ? blocks.map((block) => block.mirrored()) : blockHistograms(oriented, width, height, grid);
   const orientedPaper = inkIsDark ? 255 - paper : paper;
-  const strongestInk = LevelHistogram.of(oriented).robustMaximum();
+  const strongestInk = LevelHistogram.sum(orientedBlocks).robustMaximum();
   if (strongestInk - orientedPaper < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
   // A block darker than the border (a shadow) may raise the local paper level, but never so far that it eats strong ink.
   const ceiling = orientedPaper + 0.35 * (strongestInk - orientedPaper);
-  const paperLevel = localPaperLevel({ data: oriented, width, height }, orientedPaper, ceiling);
-  const ink = new Float32Array(data.length);
-  for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, oriented[i]! - paperLevel[i]!);
-  return { data: ink, width, height };
+  // The 25th percentile of each block is its paper level: ink may cover up to 3/4 of a block.
+  const blockLevels = orientedBlocks.map((block) => clamp(block.percentile(0.25), orientedPaper, ceiling));
+  return subtractLocalPaper({ data: oriented, width, height }, inkIsDark && image.whole, grid, blockLevels);
 }
 
+/** Level histograms of the blocks of a grid x grid division of the picture, row by row. */
+function blockHistograms(data: Float32Array, width: number, height: number, grid: number): LevelHistogram[] {
+  const blocks = Array.from({ length: grid * grid }, () => new LevelHistogram());
+  // The block boundaries along a row: columns [columnStart[c], columnStart[c + 1]) are in block column c.
+  const columnStart = Array.from({ length: grid + 1 }, (_, c) => (c === grid ? width : Math.ceil((c * width) / grid)));
+  for (let y = 0; y < height; y++) {
+    const blockRow = Math.floor((y * grid) / height) * grid;
+    const row = y * width;
+    for (let c = 0; c < grid; c++) blocks[blockRow + c]!.addRange(data, row + columnStart[c]!, row + columnStart[c + 1]!);
+  }
+  return blocks;
+}
+
+/** The ring of pixels `thickness` wide along the edges; each pixel is counted once. */
 function borderHistogram({ data, width, height }: FloatImage): LevelHistogram {
   const thickness = Math.max(1, Math.round(Math.min(width, height) * 0.02));
   const histogram = new LevelHistogram();
   for (let y = 0; y < height; y++) {
-    const wholeRow = y < thickness || y >= height - thickness;
-    for (let x = 0; x < width; x++) {
-      if (wholeRow || x < thickness || x >= width - thickness) histogram.add(data[y * width + x]!);
+    const row = y * width;
+    if (y < thickness || y >= height - thickness) {
+      histogram.addRange(data, row, row + width);
+    } else {
+      histogram.addRange(data, row, row + Math.min(thickness, width));
+      histogram.addRange(data, row + Math.max(thickness, width - thickness), row + width);
     }
   }
   return histogram;
 }
 
-/** The paper level per pixel: the 25th percentile of each grid block (ink may cover up to 3/4 of a block), interpolated bilinearly. */
-function localPaperLevel({ data, width, height }: FloatImage, floor: number, ceiling: number): Float32Array {
-  const grid = Math.min(BACKGROUND_GRID, width, height);
-  const blocks = Array.from({ length: grid * grid }, () => new LevelHistogram());
-  const blockColumn = Int32Array.from({ length: width }, (_, x) => Math.floor((x * grid) / width));
-  for (let y = 0; y < height; y++) {
-    const blockRow = Math.floor((y * grid) / height) * grid;
-    for (let x = 0; x < width; x++) blocks[blockRow + blockColumn[x]!]!.add(data[y * width + x]!);
-  }
-  const blockLevels = blocks.map((block) => clamp(block.percentile(0.25), floor, ceiling));
-  const levels = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const gy = clamp((y + 0.5) * (grid / height) - 0.5, 0, grid - 1);
-    const y0 = Math.floor(gy);
-    const y1 = Math.min(grid - 1, y0 + 1);
-    const fy = gy - y0;
+/**
+ * Ink after the local paper level is taken away (negatives to 0): the blocks' levels interpolated bilinearly
+ * between block centres. `invert` takes 255 - v on the way (whole levels only, where that is exact). The level is
+ * rounded to single precision before it is subtracted, as it always was (it used to be kept in a Float32Array).
+ */
+function subtractLocalPaper({ data, width, height }: FloatImage, invert: boolean, grid: number, blockLevels: number[]): InkImage {
+  const columns = gridPositions(width, grid);
+  // The paper level along each row of block centres, at every column.
+  const alongRows = Array.from({ length: grid }, (_, g) => {
+    const levels = new Float64Array(width);
     for (let x = 0; x < width; x++) {
-      const gx = clamp((x + 0.5) * (grid / width) - 0.5, 0, grid - 1);
-      const x0 = Math.floor(gx);
-      const x1 = Math.min(grid - 1, x0 + 1);
-      const fx = gx - x0;
-      const top = blockLevels[y0 * grid + x0]! * (1 - fx) + blockLevels[y0 * grid + x1]! * fx;
-      const bottom = blockLevels[y1 * grid + x0]! * (1 - fx) + blockLevels[y1 * grid + x1]! * fx;
-      levels[y * width + x] = top * (1 - fy) + bottom * fy;
+      levels[x] = blockLevels[g * grid + columns.low[x]!]! * columns.lowWeight[x]! + blockLevels[g * grid + columns.high[x]!]! * columns.fraction[x]!;
+    }
+    return levels;
+  });
+  const rows = gridPositions(height, grid);
+  const ink = new Float32Array(width * height);
+  const levels = new LevelHistogram();
+  for (let y = 0; y < height; y++) {
+    const top = alongRows[rows.low[y]!]!;
+    const bottom = alongRows[rows.high[y]!]!;
+    const topWeight = rows.lowWeight[y]!;
+    const bottomWeight = rows.fraction[y]!;
+    const row = y * width;
+    // Two loops rather than a test per pixel: this is the hottest loop of the preparation.
+    if (invert) {
+      for (let x = 0; x < width; x++) {
+        const difference = 255 - data[row + x]! - Math.fround(top[x]! * topWeight + bottom[x]! * bottomWeight);
+        ink[row + x] = difference > 0 ? difference : 0;
+      }
+    } else {
+      for (let x = 0; x < width; x++) {
+        const difference = data[row + x]! - Math.fround(top[x]! * topWeight + bottom[x]! * bottomWeight);
+        ink[row + x] = difference > 0 ? difference : 0;
+      }
     }
   }
-  return levels;
+  levels.addRange(ink, 0, ink.length);
+  return { data: ink, width, height, levels };
+}
+
+/** For each pixel along one axis, the two nearest grid cells and their weights (bilinear interpolation between cell centres). */
+function gridPositions(length: number, grid: number) {
+  const low = new Int32Array(length);
+  const high = new Int32Array(length);
+  const fraction = new Float64Array(length);
+  const lowWeight = new Float64Array(length);
+  for (let i = 0; i < length; i++) {
+    const g = clamp((i + 0.5) * (grid / length) - 0.5, 0, grid - 1);
+    low[i] = Math.floor(g);
+    high[i] = Math.min(grid - 1, low[i]! + 1);
+    fraction[i] = g - low[i]!;
+    lowWeight[i] = 1 - fraction[i]!;
+  }
+  return { low, high, fraction, lowWeight };
 }
 
 /**
  * Separates ink from paper with an Otsu threshold, keeps the strokes (dropping specks), and returns the
  * cropped digit with soft, anti-aliased edges scaled to [0, 1].
  */
-function isolateDigit(ink: FloatImage): FloatImage {
-  const { data, width, height } = ink;
-  const levels = LevelHistogram.of(data);
+function isolateDigit({ data, width, height, levels }: InkImage): FloatImage {
   const strongestInk = levels.robustMaximum();
   if (strongestInk < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
   // Otsu alone drifts into the noise when ink covers a tiny share of a photo; keep it within sensible bounds.
@@ -125,12 +187,24 @@ function isolateDigit(ink: FloatImage): FloatImage {
   // Anti-aliased stroke edges down to a quarter of the threshold are kept, as MNIST kept its grey edge pixels.
   const faint = threshold / 4;
   const strokes = keepStrokes(data, width, height, faint, threshold);
-  const full = LevelHistogram.of(data, strokes).percentile(0.9);
+  const strokeLevels = new LevelHistogram();
+  for (const i of strokes) strokeLevels.add(data[i]!);
+  const full = strokeLevels.percentile(0.9);
   const soft = new Float32Array(data.length);
-  for (let i = 0; i < soft.length; i++) {
-    if (strokes[i]) soft[i] = clamp((data[i]! - faint) / (full - faint), 0, 1);
+  let [left, right, top, bottom] = [width, -1, height, -1];
+  for (const i of strokes) {
+    const value = clamp((data[i]! - faint) / (full - faint), 0, 1);
+    soft[i] = value;
+    if (soft[i]! <= 0) continue;
+    const x = i % width;
+    const y = (i - x) / width;
+    left = Math.min(left, x);
+    right = Math.max(right, x);
+    top = Math.min(top, y);
+    bottom = Math.max(bottom, y);
   }
-  return crop({ data: soft, width, height });
+  if (right < 0) throw new ImageInputError('no_ink');
+  return crop({ data: soft, width, height }, left, top, right - left + 1, bottom - top + 1);
 }
 
 /** Counts of grey levels 0-255 (fractional values go to the nearest level): percentiles and Otsu without sorting. */
@@ -138,15 +212,33 @@ class LevelHistogram {
   readonly counts = new Float64Array(256);
   total = 0;
 
-  static of(values: Float32Array, onlyWhere?: Uint8Array): LevelHistogram {
-    const histogram = new LevelHistogram();
-    for (let i = 0; i < values.length; i++) if (!onlyWhere || onlyWhere[i]) histogram.add(values[i]!);
-    return histogram;
+  static sum(histograms: LevelHistogram[]): LevelHistogram {
+    const sum = new LevelHistogram();
+    for (const histogram of histograms) {
+      for (let level = 0; level < 256; level++) sum.counts[level]! += histogram.counts[level]!;
+      sum.total += histogram.total;
+    }
+    return sum;
   }
 
   add(value: number): void {
-    this.counts[clamp(Math.round(value), 0, 255)]!++;
+    this.counts[toLevel(value)]!++;
     this.total++;
+  }
+
+  /** Adds values[start] to values[end - 1]. */
+  addRange(values: Float32Array, start: number, end: number): void {
+    const counts = this.counts;
+    for (let i = start; i < end; i++) counts[toLevel(values[i]!)]!++;
+    this.total += end - start;
+  }
+
+  /** The histogram of 255 - v (exact for whole levels). */
+  mirrored(): LevelHistogram {
+    const mirror = new LevelHistogram();
+    for (let level = 0; level < 256; level++) mirror.counts[level] = this.counts[255 - level]!;
+    mirror.total = this.total;
+    return mirror;
   }
 
   percentile(fraction: number): number {
@@ -198,71 +290,66 @@ class LevelHistogram {
 }
 
 /**
+ * The nearest level 0-255, as clamp(Math.round(value), 0, 255): for single-precision values v + 0.5 is exact in
+ * double precision, so truncating it rounds half up as Math.round does; negatives below -0.5 end at 0 either way.
+ */
+function toLevel(value: number): number {
+  const level = (value + 0.5) | 0;
+  return level > 255 ? 255 : level < 0 ? 0 : level;
+}
+
+/**
  * Hysteresis, as in edge detection: an 8-connected region of pixels at or above `faint` is ink when it reaches
  * `threshold` somewhere, so faint stretches of a stroke stay attached to it; regions whose strong part is much
- * smaller than the largest one's are dust or noise and dropped.
+ * smaller than the largest one's are dust or noise and dropped. Returns the indices of the kept pixels.
  */
-function keepStrokes(data: Float32Array, width: number, height: number, faint: number, threshold: number): Uint8Array {
-  const labels = new Int32Array(data.length).fill(-1);
-  const strongSizes: number[] = [];
-  const queue = new Int32Array(data.length);
+function keepStrokes(data: Float32Array, width: number, height: number, faint: number, threshold: number): Int32Array {
+  const seen = new Uint8Array(data.length);
+  // Every region's pixels, region after region: region k is found[regions[k].start .. regions[k].end).
+  const found = new Int32Array(data.length);
+  const regions: { start: number; end: number; strong: number }[] = [];
+  let tail = 0;
   for (let start = 0; start < data.length; start++) {
-    if (labels[start] !== -1 || data[start]! < faint) continue;
-    const label = strongSizes.length;
+    if (seen[start] || data[start]! < faint) continue;
+    const first = tail;
     let strong = 0;
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = start;
-    labels[start] = label;
-    while (head < tail) {
-      const at = queue[head++]!;
+    found[tail++] = start;
+    seen[start] = 1;
+    for (let head = first; head < tail; head++) {
+      const at = found[head]!;
       if (data[at]! >= threshold) strong++;
       const x = at % width;
       const y = (at - x) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          const ny = y + dy;
-          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+      for (let ny = Math.max(0, y - 1); ny <= Math.min(height - 1, y + 1); ny++) {
+        for (let nx = Math.max(0, x - 1); nx <= Math.min(width - 1, x + 1); nx++) {
           const next = ny * width + nx;
-          if (labels[next] !== -1 || data[next]! < faint) continue;
-          labels[next] = label;
-          queue[tail++] = next;
+          if (seen[next] || data[next]! < faint) continue;
+          seen[next] = 1;
+          found[tail++] = next;
         }
       }
     }
-    strongSizes.push(strong);
+    regions.push({ start: first, end: tail, strong });
   }
   let largest = 0;
-  for (const size of strongSizes) largest = Math.max(largest, size);
-  const strokes = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const label = labels[i]!;
-    if (label !== -1 && strongSizes[label]! > 0 && strongSizes[label]! >= MIN_COMPONENT_SHARE * largest) strokes[i] = 1;
+  for (const { strong } of regions) largest = Math.max(largest, strong);
+  const kept = regions.filter(({ strong }) => strong > 0 && strong >= MIN_COMPONENT_SHARE * largest);
+  const strokes = new Int32Array(kept.reduce((sum, { start, end }) => sum + end - start, 0));
+  let at = 0;
+  for (const { start, end } of kept) {
+    strokes.set(found.subarray(start, end), at);
+    at += end - start;
   }
   return strokes;
 }
 
-function crop({ data, width, height }: FloatImage): FloatImage {
-  let left = width;
-  let right = -1;
-  let top = height;
-  let bottom = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (data[y * width + x]! <= 0) continue;
-      left = Math.min(left, x);
-      right = Math.max(right, x);
-      top = Math.min(top, y);
-      bottom = Math.max(bottom, y);
-    }
+function crop({ data, width }: FloatImage, left: number, top: number, cropWidth: number, cropHeight: number): FloatImage {
+  const cropped = new Float32Array(cropWidth * cropHeight);
+  for (let y = 0; y < cropHeight; y++) {
+    const from = (top + y) * width + left;
+    cropped.set(data.subarray(from, from + cropWidth), y * cropWidth);
   }
-  if (right < 0) throw new ImageInputError('no_ink');
-  const cropped = { data: new Float32Array((right - left + 1) * (bottom - top + 1)), width: right - left + 1, height: bottom - top + 1 };
-  for (let y = top; y <= bottom; y++) {
-    cropped.data.set(data.subarray(y * width + left, y * width + right + 1), (y - top) * cropped.width);
-  }
-  return cropped;
+  return { data: cropped, width: cropWidth, height: cropHeight };
 }
 
 /** Scales the digit so its longer side is `box` pixels, keeping the aspect ratio, with its strongest ink at 1 as in MNIST. */
