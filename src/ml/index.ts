@@ -4,11 +4,12 @@
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
-import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
+import type { ImageInputError } from './image-input.js';
+import { createMainThreadRunner, createWorkerPoolRunner, imageRefused, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
-export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
+export { prepareDigit, prepareDigitFromGray, digitInputPng } from './digit-image.js';
 export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
 export {
@@ -28,6 +29,9 @@ export interface DigitPrediction {
   probabilities: number[];
 }
 
+/** One file read by DigitModel.readFiles: the prediction and the 784 values the model was given, or why the file was refused. */
+export type DigitReading = { prediction: DigitPrediction; input: Float32Array; error?: undefined } | { error: ImageInputError };
+
 export interface DigitModel {
   readonly card: ModelCard;
   /** Each image is 784 floats as prepareDigit returns them; one prediction per image, in order. */
@@ -37,6 +41,11 @@ export interface DigitModel {
    * Throws the ImageInputError of the first refused file.
    */
   classifyFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitPrediction[]>;
+  /**
+   * Like classifyFiles, one answer per file in order, but a refused file (no_ink, undecodable...) gets its own
+   * error and does not fail the others; each prediction comes with the model's input (what it "saw").
+   */
+  readFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitReading[]>;
   /** Answers the requests already made, then stops the workers (shared with the signature model under loadModels). */
   close(): Promise<void>;
 }
@@ -108,6 +117,11 @@ function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimit
     },
     async classifyFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
       return (await runner.runFiles(DIGITS, files, maxPixels)).map(toPrediction);
+    },
+    async readFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      return (await runner.readFiles(DIGITS, files, maxPixels)).map((reading) =>
+        'refused' in reading ? { error: imageRefused(reading.refused, reading.message) } : { prediction: toPrediction(reading.output), input: reading.input },
+      );
     },
     close,
   };

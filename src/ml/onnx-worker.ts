@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageInputError } from './image-input.js';
 import { ModelLoadError } from './model-file.js';
-import { OnnxModelSession, packBatches, prepareFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
+import { OnnxModelSession, packBatches, prepareFiles, readFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -19,7 +19,7 @@ try {
   port.close();
 }
 
-async function runBatch(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<Float32Array> {
+async function runBatch(request: Exclude<WorkerRequest, { type: 'close' | 'read-files' }>): Promise<Float32Array> {
   const session = sessions.get(request.key)!;
   if (request.type === 'run') return session.run(request.input, request.count);
   // The pool sends at most MAX_BATCH files, so they pack into a single batch.
@@ -34,6 +34,12 @@ port.on('message', async (request: WorkerRequest) => {
     return;
   }
   try {
+    if (request.type === 'read-files') {
+      const readings = await readFiles(sessions.get(request.key)!, request.files, request.maxPixels);
+      const buffers = readings.flatMap((reading) => ('output' in reading ? [reading.output.buffer, reading.input.buffer] : []));
+      reply({ type: 'readings', id: request.id, readings }, [...new Set(buffers)] as ArrayBuffer[]);
+      return;
+    }
     const output = await runBatch(request);
     reply({ type: 'result', id: request.id, output }, [output.buffer as ArrayBuffer]);
   } catch (error) {
