@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
 import { declareImagesApi, type ImagesService } from './features/images/index.js';
+import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
@@ -20,13 +21,14 @@ export interface ApiRouterDeps {
   logger: Logger;
   accounts: AccountsService;
   images: ImagesService;
+  digits: DigitsService;
   uploadLimits: UploadLimits;
   tokenSecret: string;
   /** Shared with the login form (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, digits, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -43,6 +45,7 @@ export function createApiRouter({ config, logger, accounts, images, uploadLimits
   const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits });
   declareAccountsApi(api, { tokens, loginRateLimit });
   declareImagesApi(api, { images });
+  declareDigitsApi(api, { digits, batchMaxFiles: config.digits.batchMaxFiles });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 

@@ -13,6 +13,7 @@ import { createAdminWebRouter } from './features/admin/index.js';
 import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
 import { createApiRouter } from './api-router.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
@@ -23,7 +24,7 @@ import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
 import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
-import type { BackgroundRemover } from './ml/index.js';
+import type { BackgroundRemover, DigitModel } from './ml/index.js';
 import { createImageStore, type ImageStore } from './storage/index.js';
 
 export interface AppDeps {
@@ -31,18 +32,26 @@ export interface AppDeps {
   db: Db;
   logger: Logger;
   sessionSecret: string;
-  /** The loaded models, or null while they are not (then /ready answers 503). */
-  models: ModelsStatus | null;
+  /**
+   * The loaded models, or null while they are not (then /ready answers 503). A feature whose model is left out
+   * (tests) answers 503 for what needs it.
+   */
+  models: AppModels | null;
   /** Background removal; null where it is not loaded (removal then answers 503). */
   background?: BackgroundRemover | null;
+}
+
+/** What the app uses of the models: their versions for /ready, and each model a feature calls. */
+export interface AppModels extends ModelsStatus {
+  digits?: DigitModel;
 }
 
 export interface App {
   app: Express;
   /** The image store, for the start-up sweep (server.ts) and tests. */
   store: ImageStore;
-  /** Stops timers and flushes buffers; the caller closes the database afterwards. */
-  close(): void;
+  /** Stops timers and flushes buffers (digit predictions are written then); the caller closes the database afterwards. */
+  close(): Promise<void>;
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
@@ -55,6 +64,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
   const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  const digits = createDigitsService({ db, store, logger, model: models?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
@@ -77,7 +87,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, digits, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -100,6 +110,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, config }));
 
   app.use(notFound);
@@ -108,9 +119,10 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   return {
     app,
     store,
-    close() {
+    async close() {
       requestLog.close();
       sessionStore.close();
+      await digits.close();
     },
   };
 }

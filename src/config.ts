@@ -55,6 +55,7 @@ const envSchema = z
     REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    DIGITS_BATCH_MAX_FILES: integer(1, 200).default(50),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -107,6 +108,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
+    digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
   };
 }
 

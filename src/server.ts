@@ -39,10 +39,10 @@ async function main(): Promise<void> {
   }
   // /ready and the log report every model, background removal's included.
   const versions = { ...models.versions(), u2netp: background.version };
-  const modelsStatus = { versions: () => versions };
+  const appModels = { versions: () => versions, digits: models.digits };
   logger.info({ models: versions }, 'models loaded');
 
-  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background });
+  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: appModels, background });
   // Files left by a crash between writing an image and committing its row (see src/storage).
   const swept = await store.sweep();
   if (swept) logger.info({ files: swept }, 'removed image files that no row refers to');
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting; idle keep-alive sockets are closed so that close() completes once requests finish.
     server.close(async () => {
-      closeApp();
+      await closeApp();
       await Promise.all([models.close(), background.close()]);
       db.close();
       logger.info('stopped');

@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { ImagesService } from './images.service.js';
 
-type OpenedImage = ReturnType<ImagesService['open']>;
+/** What sending needs of an opened image (ImagesService.open gives it; other features' stored images have the same shape). */
+export type OpenedImage = Pick<ReturnType<ImagesService['open']>, 'fileName' | 'contentType' | 'bytes' | 'etag' | 'stream'>;
 
 /**
  * Sends a stored image to its owner (pages and API alike). The type is the sniffed one, never the upload's
