@@ -261,3 +261,76 @@ describe('digit recognition API', () => {
     assert.ok(doc.paths['/api/v1/digits/predictions'].post.requestBody.content['application/json'], 'the data URL form is documented');
   });
 });
+
+describe('digit history export and review queue on many predictions', () => {
+  const ROWS = 20_000;
+  let t: TestApp;
+  let auth: string;
+  before(async () => {
+    t = createTestApp();
+    const user = await t.createUser({ username: 'many' });
+    auth = await bearerFor(t.app, user);
+    // Seeded before any prediction of this app: the batched writer numbers its own from the highest id it finds.
+    const insert = t.db.prepare(`INSERT INTO digit_predictions (user_id, source, file_name, digit, confidence, probabilities, model_version, created_at, label, corrected_at)
+      VALUES (?, 'api', ?, ?, ?, ?, '1.0.0', ?, ?, ?)`);
+    t.db.transaction(() => {
+      for (let i = 0; i < ROWS; i++) {
+        const digit = i % 10;
+        const confidence = 0.5 + (i % 50) / 100;
+        const probabilities = Array.from({ length: 10 }, (_, d) => (d === digit ? confidence : (1 - confidence) / 9));
+        const reviewed = i % 4 === 0;
+        const name = i === 7 ? '=HYPERLINK("http://evil.example"),"x"' : `scan_${i}.png`;
+        insert.run(user.id, name, digit, confidence, JSON.stringify(probabilities), new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString(), reviewed ? (i % 8 === 0 ? digit : null) : null, reviewed ? '2026-12-01T00:00:00.000Z' : null);
+      }
+    })();
+  });
+  after(() => t.close());
+
+  it(`when ${ROWS} predictions are exported as CSV, then every row comes out once, oldest first, with spreadsheet formulas defused`, async () => {
+    const res = await request(t.app).get('/api/v1/digits/predictions/export?format=csv').set('Authorization', auth).buffer(true).expect(200);
+    assert.match(res.headers['content-type']!, /^text\/csv/);
+    const lines = res.text.trimEnd().split('\r\n');
+    assert.equal(lines.length, ROWS + 1);
+    const ids = lines.slice(1).map((line) => Number(line.split(',')[0]));
+    assert.deepEqual(ids, Array.from({ length: ROWS }, (_, i) => i + 1));
+    const formula = lines.find((line) => line.includes('HYPERLINK'))!;
+    assert.match(formula, /,"'=HYPERLINK\(""http:\/\/evil\.example""\),""x""",/, 'quoted and prefixed with an apostrophe');
+    assert.match(lines[1]!, /^1,2026-11-01T00:00:00\.000Z,api,scan_0\.png,0,0\.5,0\.5,(0\.0555\d*,){9}1\.0\.0,0,2026-12-01T00:00:00\.000Z,false$/, 'a confirmed 0 without image');
+    assert.match(lines[5]!, /,not_a_digit,2026-12-01T00:00:00\.000Z,false$/);
+  });
+
+  it('when they are exported as JSON with a filter, then the array holds exactly the matching predictions in the API shape', async () => {
+    const res = await request(t.app).get('/api/v1/digits/predictions/export?format=json&digit=3&corrected=false').set('Authorization', auth).buffer(true).expect(200);
+    const rows = JSON.parse(res.text) as { digit: number; correction: unknown; id: number }[];
+    // Of each 40 rows (i % 10 === 3 and i % 4 !== 0): i % 40 in {3, 13, 23, 33}, all unreviewed.
+    assert.equal(rows.length, ROWS / 10);
+    assert.ok(rows.every((row) => row.digit === 3 && row.correction === null));
+    const list = await request(t.app).get('/api/v1/digits/predictions?digit=3&corrected=false').set('Authorization', auth).expect(200);
+    assert.equal(list.body.total, rows.length);
+    assert.deepEqual(Object.keys(rows[0]!).sort(), Object.keys(list.body.items[0]).sort());
+  });
+
+  it('when the analytics are read, then the review queue holds the least confident unreviewed predictions', async () => {
+    const stats = (await request(t.app).get('/api/v1/digits/stats').set('Authorization', auth).expect(200)).body;
+    assert.equal(stats.totals.predictions, ROWS);
+    assert.equal(stats.review_queue.length, 12);
+    assert.ok(stats.review_queue.every((p: { confidence: number; correction: unknown }) => p.confidence === 0.5 && p.correction === null));
+    assert.equal(stats.confidence_histogram[5].predictions, ROWS / 5);
+    // Reviewed: every 4th; of those half confirmed (label = digit), half "not a digit".
+    assert.deepEqual([stats.accuracy.n, stats.accuracy.correct, stats.totals.not_digits], [ROWS / 8, ROWS / 8, ROWS / 8]);
+  });
+
+  it('when a prediction is made after the seeded rows, then it gets the next id', async () => {
+    const models = await shippedDigitModels();
+    const withModel = createTestApp({ models: models.appModels });
+    try {
+      const user = await withModel.createUser({ username: 'next' });
+      withModel.db.prepare(`INSERT INTO digit_predictions (id, user_id, source, digit, confidence, probabilities, model_version, created_at) VALUES (500, ?, 'api', 1, 0.9, '[]', '1', '2026-01-01T00:00:00Z')`).run(user.id);
+      const res = await predict(withModel, await bearerFor(withModel.app, user), await drawnDigitPng(1)).expect(201);
+      assert.equal(res.body.id, 501);
+    } finally {
+      await withModel.close();
+      await models.close();
+    }
+  });
+});
