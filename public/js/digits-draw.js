@@ -36,6 +36,9 @@
     form.action = '/digits/predictions/' + body.id + '/correction';
     form.dataset.ready = 'true';
     window.InkwellCorrection.showPressed(form, body.prediction);
+    form.querySelectorAll('button[name="label"]').forEach(function (button) {
+      button.classList.toggle('correction-as-read', button.value === String(body.digit));
+    });
     form.querySelector('[data-correction-status]').textContent = '';
     root.querySelector('[data-result-link]').href = body.url;
     message.hidden = true;
