@@ -70,9 +70,10 @@ export interface ApiRouteSpec<Body extends z.ZodType | undefined, Query extends 
   params?: Params;
   /**
    * The body is multipart/form-data with these file fields (name → description); `body` validates the text fields.
-   * `maxFiles` overrides UPLOAD_MAX_FILES for this route; with `orJson`, a JSON body validated by `body` is accepted instead.
+   * `maxFiles` overrides UPLOAD_MAX_FILES for this route; with `orJson`, a JSON body validated by `body` is accepted instead;
+   * with `memoryBytes`, files up to that size arrive in memory (file.buffer) rather than on disk (file.path).
    */
-  multipart?: { files: Record<string, string>; maxFiles?: number; orJson?: boolean };
+  multipart?: { files: Record<string, string>; maxFiles?: number; orJson?: boolean; memoryBytes?: number };
   responses: Record<number, ApiResponseSpec>;
   /** Middleware that runs before authentication and validation, e.g. a stricter rate limit. */
   before?: RequestHandler[];
@@ -114,8 +115,8 @@ export function apiRoute<
   const chain: RequestHandler[] = [...(spec.before ?? [])];
   if (spec.auth) chain.push(api.requireApiUser);
   if (spec.multipart) {
-    const { maxFiles = api.uploadLimits.maxFiles, orJson = false } = spec.multipart;
-    chain.push(apiMultipart({ ...api.uploadLimits, maxFiles }, { orJson }));
+    const { maxFiles = api.uploadLimits.maxFiles, orJson = false, memoryBytes = 0 } = spec.multipart;
+    chain.push(apiMultipart({ ...api.uploadLimits, maxFiles }, { orJson, memoryBytes }));
   }
   chain.push(async (req, res) => {
     const fields: FieldErrors = {};
@@ -152,8 +153,8 @@ function validate(schema: z.ZodType | undefined, value: unknown, fields: FieldEr
  * Multipart parsing for API uploads. Use it only AFTER requireApiUser, so that an unauthenticated client
  * cannot make the server buffer files; `apiRoute` does that for routes that declare `multipart`.
  */
-export function apiMultipart(limits: UploadLimits, { orJson = false } = {}): RequestHandler {
-  const parse = multipartParser(limits);
+export function apiMultipart(limits: UploadLimits, { orJson = false, memoryBytes = 0 } = {}): RequestHandler {
+  const parse = multipartParser(limits, { memoryBytes });
   return (req, res, next) => {
     if (!req.user) throw new UnauthorizedError('Authentication required before uploading files.');
     // The JSON body was parsed (within its own size limit) before the API router.

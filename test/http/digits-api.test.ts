@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import request from 'supertest';
+import { seededRandom } from '../../src/lib/random.js';
 import { bearerFor } from '../helpers/agent.js';
 import { blankCanvasPng, drawnDigitPng, shippedDigitModels } from '../helpers/digits.js';
 import * as images from '../helpers/images.js';
@@ -97,6 +98,20 @@ describe('digit recognition API', () => {
     assert.ok(huge.length > 1024 * 1024);
     const res = await predict(t, alice, huge).expect(413);
     assert.equal(res.body.error.code, 'payload_too_large');
+  });
+
+  it('when a photo is bigger than what is kept in memory, then it is received to disk, read, and its received file removed', async () => {
+    // Paper grain that does not compress: the PNG is several hundred KB.
+    const pixels = await sharp(await drawnDigitPng(4)).resize(900, 900).grayscale().raw().toBuffer();
+    const random = seededRandom(4);
+    const grainy = pixels.map((v) => Math.max(0, Math.min(255, v - Math.floor(random() * 24))));
+    const photo = await sharp(grainy, { raw: { width: 900, height: 900, channels: 1 } }).png().toBuffer();
+    assert.ok(photo.length > 256 * 1024 && photo.length < 1024 * 1024, `${photo.length} bytes`);
+    const res = await predict(t, alice, photo, 'photo.png').expect(201);
+    assert.equal(res.body.digit, 4);
+    const incoming = path.join(t.config.uploadDir, '.tmp', 'incoming');
+    for (let waited = 0; existsSync(incoming) && readdirSync(incoming).length > 0 && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(existsSync(incoming) ? readdirSync(incoming) : [], []);
   });
 
   it('when a request has no image, the wrong field or two images, then 422 says what to send', async () => {

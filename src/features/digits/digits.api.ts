@@ -69,6 +69,9 @@ export function createdJson(outcome: Extract<DigitOutcome, { prediction: object 
 }
 
 const uploadedFiles = (req: Request) => (req.files ?? []) as Express.Multer.File[];
+/** Drawings are a few KB: the prediction routes receive files up to this size in memory, bigger ones to disk. */
+const IN_MEMORY_BYTES = 256 * 1024;
+const bytesOf = (file: Express.Multer.File) => (file.buffer ? Promise.resolve(file.buffer) : readFile(file.path));
 
 /** The one image of a prediction request: the multipart field `image`, or a data URL in JSON. */
 async function singleImage(req: Request, dataUrl: Buffer | undefined): Promise<DigitFile> {
@@ -80,7 +83,7 @@ async function singleImage(req: Request, dataUrl: Buffer | undefined): Promise<D
   const wrong = files.find((file) => file.fieldname !== 'image');
   if (wrong) throw new ValidationError('Send the file in the multipart field "image".', { [wrong.fieldname]: 'Unknown field: use "image".' });
   if (files.length > 1) throw new ValidationError('Send one image here; several go to POST /api/v1/digits/predictions/batch.', { image: 'One image only.' });
-  return { name: files[0]!.originalname || null, bytes: await readFile(files[0]!.path) };
+  return { name: files[0]!.originalname || null, bytes: await bytesOf(files[0]!) };
 }
 
 /** Digit recognition's JSON API. The export and batch paths are declared before /:id, which would otherwise take them. */
@@ -96,7 +99,7 @@ export function declareDigitsApi(api: ApiRoutes, { digits, batchMaxFiles }: { di
       description:
         'The image is a multipart file in the field `image`, or JSON `{"image": "data:image/png;base64,..."}` (JSON bodies up to 1 MB). ' +
         'Any polarity, size and position; the prediction is stored in your history (with the image, unless you switched keeping images off).',
-      multipart: { files: { image: 'One image (PNG, JPEG, WebP or GIF).' }, orJson: true },
+      multipart: { files: { image: 'One image (PNG, JPEG, WebP or GIF).' }, orJson: true, memoryBytes: IN_MEMORY_BYTES },
       body: z.object({ image: dataUrlSchema.optional().openapi({ type: 'string', description: 'A data URL (JSON requests only).', example: 'data:image/png;base64,iVBORw0KGgo...' }) }).openapi('DigitImageJson'),
       query: z.object({ include: z.enum(['input'], { error: 'include must be input' }).optional() }),
       responses: {
@@ -122,7 +125,7 @@ export function declareDigitsApi(api: ApiRoutes, { digits, batchMaxFiles }: { di
       tags: ['Digits'],
       summary: `Predict the digits in 1 to ${batchMaxFiles} images`,
       description: 'One item per file, in order. A refused file (a blank image: no_ink) gets its own `error` and does not fail the others.',
-      multipart: { files: { images: `1 to ${batchMaxFiles} images (DIGITS_BATCH_MAX_FILES).` }, maxFiles: batchMaxFiles },
+      multipart: { files: { images: `1 to ${batchMaxFiles} images (DIGITS_BATCH_MAX_FILES).` }, maxFiles: batchMaxFiles, memoryBytes: IN_MEMORY_BYTES },
       responses: {
         200: { description: 'One item per file', schema: z.object({ items: z.array(BatchItemSchema) }).openapi('DigitBatch') },
         413: { description: `A file is over UPLOAD_MAX_FILE_MB, or more than ${batchMaxFiles} files.`, schema: ApiErrorSchema },
@@ -134,7 +137,7 @@ export function declareDigitsApi(api: ApiRoutes, { digits, batchMaxFiles }: { di
       if (files.length === 0) throw new ValidationError('Send the images in the multipart field "images".', { images: 'Send at least one image.' });
       const wrong = files.find((file) => file.fieldname !== 'images');
       if (wrong) throw new ValidationError('Send the files in the multipart field "images".', { [wrong.fieldname]: 'Unknown field: use "images".' });
-      const read = await Promise.all(files.map(async (file) => ({ name: file.originalname, bytes: await readFile(file.path) })));
+      const read = await Promise.all(files.map(async (file) => ({ name: file.originalname, bytes: await bytesOf(file) })));
       const outcomes = await digits.predict(user.id, read, 'api');
       return {
         items: outcomes.map((outcome, i) => {
