@@ -1,24 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { Router, type Request, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
-import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
+import { AppError, ValidationError } from '../../http/errors.js';
 import { formatBytes } from '../../lib/format.js';
 import { createdJson } from './digits.api.js';
 import { idSchema } from './digits.schemas.js';
+import { field, idOf, wantsJson } from './page-input.js';
 import { refusalError, type DigitOutcome, type DigitsService } from './digits.service.js';
 import { createHistoryWebRouter } from './history.web.js';
 import { toPredictionJson } from './prediction-json.js';
 
-/** The page scripts ask for JSON (Accept: application/json); a plain form post gets a page. */
-const wantsJson = (req: Request) => req.accepts(['html', 'json']) === 'json';
-const field = (req: Request, name: string): unknown => (req.body as Record<string, unknown> | undefined)?.[name];
 const uploaded = (req: Request) => (req.files ?? []) as Express.Multer.File[];
-
-function idOf(value: unknown, what = 'prediction'): number {
-  const parsed = idSchema.safeParse(value);
-  if (!parsed.success) throw new NotFoundError(`We could not find that ${what}.`);
-  return parsed.data;
-}
 
 /** What a page script gets for a prediction: the API's answer with the model's view, the whole prediction and its page. */
 function scriptJson(outcome: Extract<DigitOutcome, { prediction: object }>) {

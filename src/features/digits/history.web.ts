@@ -6,30 +6,14 @@ import { formatTime } from '../../lib/format.js';
 import { digitInputPng } from '../../ml/index.js';
 import { sendImage } from '../images/index.js';
 import { scopeOf } from './digits.api.js';
-import { correctionFormSchema, exportQuerySchema, historyQuerySchema, idListSchema, idSchema, type FilterQuery } from './digits.schemas.js';
+import { correctionFormSchema, exportQuerySchema, historyQuerySchema, type FilterQuery } from './digits.schemas.js';
+import { field, idOf, jsonForHtml, selectedIds, wantsJson } from './page-input.js';
 import type { DigitsService } from './digits.service.js';
 import { PREDICTION_SOURCES } from './predictions.repo.js';
 import { toPredictionJson } from './prediction-json.js';
 
-const field = (req: Request, name: string): unknown => (req.body as Record<string, unknown> | undefined)?.[name];
-const wantsJson = (req: Request) => req.accepts(['html', 'json']) === 'json';
 const format = { time: formatTime, percent: (value: number) => `${(value * 100).toFixed(1)}%` };
 const sourceLabels = { drawing: 'Drawn', upload: 'Uploaded', api: 'API', library: 'Image library' };
-
-/** JSON for a <script type="application/json"> block: `<` escaped so that no value can close the element. */
-const jsonForHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
-
-function idOf(value: unknown): number {
-  const parsed = idSchema.safeParse(value);
-  if (!parsed.success) throw new NotFoundError('We could not find that prediction.');
-  return parsed.data;
-}
-
-function selectedIds(value: unknown): number[] {
-  const parsed = idListSchema.safeParse(value);
-  if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, { ids: parsed.error.issues[0]!.message });
-  return parsed.data;
-}
 
 /** Where to go back to after a form on several pages: one of our own digit pages, never another site. */
 function backTo(req: Request, fallback: string): string {
