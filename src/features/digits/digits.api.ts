@@ -4,45 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
 import { ApiErrorSchema, apiRoute, z, type ApiRoutes } from '../../http/openapi.js';
 import { ForbiddenError, ValidationError } from '../../http/errors.js';
-import { digitInputPng } from '../../ml/index.js';
 import { sendImage } from '../images/index.js';
 import { correctionSchema, dataUrlSchema, exportQuerySchema, historyQuerySchema, idSchema } from './digits.schemas.js';
-import { refusalError, type DigitFile, type DigitOutcome, type DigitsService } from './digits.service.js';
-import { PREDICTION_SOURCES } from './predictions.repo.js';
-import { toPredictionJson } from './prediction-json.js';
+import { refusalError, type DigitFile, type DigitsService } from './digits.service.js';
+import { createdJson, CreatedSchema, PredictionSchema, probabilities, toPredictionJson } from './prediction-json.js';
 import { StatsSchema, toStatsJson } from './stats-json.js';
-
-const probabilities = z.array(z.number()).length(10).openapi({ description: 'Ten probabilities summing to 1; index = digit.' });
-
-const CreatedSchema = z
-  .object({
-    id: z.number().int().openapi({ example: 1207 }),
-    digit: z.number().int().min(0).max(9).openapi({ example: 7 }),
-    confidence: z.number().openapi({ description: 'The probability of `digit`.', example: 0.993 }),
-    probabilities,
-    model_version: z.string().openapi({ example: '1.0.0' }),
-    created_at: z.string().openapi({ example: '2026-12-02T10:31:05.123Z' }),
-    input: z.string().optional().openapi({ description: 'With ?include=input: the 28x28 image the model saw (ink bright on black), as a PNG data URL.' }),
-  })
-  .openapi('DigitPredictionCreated');
-
-const PredictionSchema = z
-  .object({
-    id: z.number().int(),
-    digit: z.number().int().min(0).max(9),
-    confidence: z.number(),
-    probabilities,
-    model_version: z.string(),
-    created_at: z.string(),
-    source: z.enum(PREDICTION_SOURCES),
-    file_name: z.string().nullable().openapi({ description: 'The uploaded file\'s name; null for drawings and data URLs.' }),
-    has_image: z.boolean().openapi({ description: 'Whether the image was kept (GET .../image).' }),
-    correction: z
-      .object({ label: z.number().int().min(0).max(9).nullable().openapi({ description: 'The true digit; null = not a digit.' }), corrected_at: z.string() })
-      .nullable()
-      .openapi({ description: 'null until reviewed. A label equal to `digit` confirms the prediction.' }),
-  })
-  .openapi('DigitPrediction');
 
 const BatchItemSchema = z.object({
   file: z.string().openapi({ description: 'The file name as sent.' }),
@@ -60,13 +26,6 @@ const refused = {
   schema: ApiErrorSchema,
 };
 const unavailable = { description: 'The digit model is not loaded.', schema: ApiErrorSchema };
-
-/** The 201 answer of a single prediction; with the model's input as a PNG data URL when asked. */
-export function createdJson(outcome: Extract<DigitOutcome, { prediction: object }>, withInput: boolean): z.infer<typeof CreatedSchema> {
-  const { id, digit, confidence, probabilities: p, model_version, created_at } = toPredictionJson(outcome.prediction);
-  const input = withInput ? { input: `data:image/png;base64,${digitInputPng(outcome.input).toString('base64')}` } : {};
-  return { id, digit, confidence, probabilities: p, model_version, created_at, ...input };
-}
 
 const uploadedFiles = (req: Request) => (req.files ?? []) as Express.Multer.File[];
 /** Drawings are a few KB: the prediction routes receive files up to this size in memory, bigger ones to disk. */

@@ -3,7 +3,7 @@ import { Router, type Request, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { AppError, ValidationError } from '../../http/errors.js';
 import { formatBytes } from '../../lib/format.js';
-import { createdJson } from './digits.api.js';
+import { createdJson } from './prediction-json.js';
 import { idSchema } from './digits.schemas.js';
 import { field, idOf, wantsJson } from './page-input.js';
 import { refusalError, type DigitOutcome, type DigitsService } from './digits.service.js';
