@@ -46,16 +46,19 @@ interface FloatImage {
   height: number;
 }
 
-/** The picture to work on: 8-bit levels as floats (`whole`: every value a whole number), or averaged down when large. */
+/**
+ * The picture to work on: its 8-bit levels as floats, with the levels themselves in `bytes` (every value a whole
+ * number: histograms count them directly); or, for a large picture, averaged down (fractional levels, no `bytes`).
+ */
 interface WorkingImage extends FloatImage {
-  whole: boolean;
+  bytes: Uint8Array | null;
 }
 
 function shrinkToAtMost(image: GrayImage, side: number): WorkingImage {
   const floats = { data: new Float32Array(image.data), width: image.width, height: image.height };
   const scale = side / Math.max(image.width, image.height);
-  if (scale >= 1) return { ...floats, whole: true };
-  return { ...resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))), whole: false };
+  if (scale >= 1) return { ...floats, bytes: image.data };
+  return { ...resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))), bytes: null };
 }
 
 /** Ink intensity (ink bright, paper 0) and its level histogram. */
@@ -69,16 +72,17 @@ interface InkImage extends FloatImage {
  */
 function inkIntensity(image: WorkingImage): InkImage {
   const { data, width, height } = image;
+  const whole = image.bytes !== null;
   const grid = Math.min(BACKGROUND_GRID, width, height);
-  const blocks = blockHistograms(data, width, height, grid);
+  const blocks = blockHistograms(image.bytes ?? data, width, height, grid);
   const levels = LevelHistogram.sum(blocks);
-  const paper = borderHistogram(image).percentile(0.5);
+  const paper = borderHistogram(image.bytes ?? data, width, height).percentile(0.5);
   // Extremes of a handful of pixels, not wider percentiles: a thin digit in a big photo is a tiny share of it, and a shadow must not outvote it.
   const inkIsDark = paper - levels.robustMinimum() >= levels.robustMaximum() - paper;
   // Dark ink is inverted (255 - v, in single precision). For whole levels that mirrors each histogram exactly;
   // a shrunk picture's fractional levels are counted again.
-  const oriented = inkIsDark && !image.whole ? data.map((v) => 255 - v) : data;
-  const orientedBlocks = !inkIsDark ? blocks : image.whole ? blocks.map((block) => block.mirrored()) : blockHistograms(oriented, width, height, grid);
+  const oriented = inkIsDark && !whole ? data.map((v) => 255 - v) : data;
+  const orientedBlocks = !inkIsDark ? blocks : whole ? blocks.map((block) => block.mirrored()) : blockHistograms(oriented, width, height, grid);
   const orientedPaper = inkIsDark ? 255 - paper : paper;
   const strongestInk = LevelHistogram.sum(orientedBlocks).robustMaximum();
   if (strongestInk - orientedPaper < MIN_INK_CONTRAST) throw new ImageInputError('no_ink');
@@ -86,11 +90,11 @@ function inkIntensity(image: WorkingImage): InkImage {
   const ceiling = orientedPaper + 0.35 * (strongestInk - orientedPaper);
   // The 25th percentile of each block is its paper level: ink may cover up to 3/4 of a block.
   const blockLevels = orientedBlocks.map((block) => clamp(block.percentile(0.25), orientedPaper, ceiling));
-  return subtractLocalPaper({ data: oriented, width, height }, inkIsDark && image.whole, grid, blockLevels);
+  return subtractLocalPaper({ data: oriented, width, height }, inkIsDark && whole, grid, blockLevels, orientedPaper);
 }
 
 /** Level histograms of the blocks of a grid x grid division of the picture, row by row. */
-function blockHistograms(data: Float32Array, width: number, height: number, grid: number): LevelHistogram[] {
+function blockHistograms(data: Float32Array | Uint8Array, width: number, height: number, grid: number): LevelHistogram[] {
   const blocks = Array.from({ length: grid * grid }, () => new LevelHistogram());
   // The block boundaries along a row: columns [columnStart[c], columnStart[c + 1]) are in block column c.
   const columnStart = Array.from({ length: grid + 1 }, (_, c) => (c === grid ? width : Math.ceil((c * width) / grid)));
@@ -103,7 +107,7 @@ function blockHistograms(data: Float32Array, width: number, height: number, grid
 }
 
 /** The ring of pixels `thickness` wide along the edges; each pixel is counted once. */
-function borderHistogram({ data, width, height }: FloatImage): LevelHistogram {
+function borderHistogram(data: Float32Array | Uint8Array, width: number, height: number): LevelHistogram {
   const thickness = Math.max(1, Math.round(Math.min(width, height) * 0.02));
   const histogram = new LevelHistogram();
   for (let y = 0; y < height; y++) {
@@ -122,8 +126,10 @@ function borderHistogram({ data, width, height }: FloatImage): LevelHistogram {
  * Ink after the local paper level is taken away (negatives to 0): the blocks' levels interpolated bilinearly
  * between block centres. `invert` takes 255 - v on the way (whole levels only, where that is exact). The level is
  * rounded to single precision before it is subtracted, as it always was (it used to be kept in a Float32Array).
+ * Every block level is at least `floor` (a whole level), and so is the interpolation between them once rounded:
+ * a pixel no brighter than `floor` (most of the paper) is no ink, without computing its level.
  */
-function subtractLocalPaper({ data, width, height }: FloatImage, invert: boolean, grid: number, blockLevels: number[]): InkImage {
+function subtractLocalPaper({ data, width, height }: FloatImage, invert: boolean, grid: number, blockLevels: number[], floor: number): InkImage {
   const columns = gridPositions(width, grid);
   // The paper level along each row of block centres, at every column.
   const alongRows = Array.from({ length: grid }, (_, g) => {
@@ -136,26 +142,27 @@ function subtractLocalPaper({ data, width, height }: FloatImage, invert: boolean
   const rows = gridPositions(height, grid);
   const ink = new Float32Array(width * height);
   const levels = new LevelHistogram();
+  const counts = levels.counts;
   for (let y = 0; y < height; y++) {
     const top = alongRows[rows.low[y]!]!;
     const bottom = alongRows[rows.high[y]!]!;
     const topWeight = rows.lowWeight[y]!;
     const bottomWeight = rows.fraction[y]!;
     const row = y * width;
-    // Two loops rather than a test per pixel: this is the hottest loop of the preparation.
-    if (invert) {
-      for (let x = 0; x < width; x++) {
-        const difference = 255 - data[row + x]! - Math.fround(top[x]! * topWeight + bottom[x]! * bottomWeight);
-        ink[row + x] = difference > 0 ? difference : 0;
-      }
-    } else {
-      for (let x = 0; x < width; x++) {
-        const difference = data[row + x]! - Math.fround(top[x]! * topWeight + bottom[x]! * bottomWeight);
-        ink[row + x] = difference > 0 ? difference : 0;
-      }
+    for (let x = 0; x < width; x++) {
+      const value = invert ? 255 - data[row + x]! : data[row + x]!;
+      if (value <= floor) continue;
+      const difference = value - Math.fround(top[x]! * topWeight + bottom[x]! * bottomWeight);
+      if (difference <= 0) continue;
+      ink[row + x] = difference;
+      counts[toLevel(ink[row + x]!)]!++;
     }
   }
-  levels.addRange(ink, 0, ink.length);
+  // Every pixel left at 0 is counted at level 0.
+  let counted = 0;
+  for (let level = 0; level < 256; level++) counted += counts[level]!;
+  counts[0]! += ink.length - counted;
+  levels.total = ink.length;
   return { data: ink, width, height, levels };
 }
 
@@ -190,26 +197,32 @@ function isolateDigit({ data, width, height, levels }: InkImage): FloatImage {
   const strokeLevels = new LevelHistogram();
   for (const i of strokes) strokeLevels.add(data[i]!);
   const full = strokeLevels.percentile(0.9);
-  const soft = new Float32Array(data.length);
+  // Soft edges: each stroke pixel scaled to [0, 1] (single precision, as stored), then the box around those above 0.
+  const soft = new Float32Array(strokes.length);
   let [left, right, top, bottom] = [width, -1, height, -1];
-  for (const i of strokes) {
-    const value = clamp((data[i]! - faint) / (full - faint), 0, 1);
-    soft[i] = value;
-    if (soft[i]! <= 0) continue;
-    const x = i % width;
-    const y = (i - x) / width;
-    left = Math.min(left, x);
-    right = Math.max(right, x);
-    top = Math.min(top, y);
-    bottom = Math.max(bottom, y);
+  for (let k = 0; k < strokes.length; k++) {
+    soft[k] = clamp((data[strokes[k]!]! - faint) / (full - faint), 0, 1);
+    if (soft[k]! <= 0) continue;
+    const x = strokes[k]! % width;
+    const y = (strokes[k]! - x) / width;
+    if (x < left) left = x;
+    if (x > right) right = x;
+    if (y < top) top = y;
+    if (y > bottom) bottom = y;
   }
   if (right < 0) throw new ImageInputError('no_ink');
-  return crop({ data: soft, width, height }, left, top, right - left + 1, bottom - top + 1);
+  const cropped = { data: new Float32Array((right - left + 1) * (bottom - top + 1)), width: right - left + 1, height: bottom - top + 1 };
+  for (let k = 0; k < strokes.length; k++) {
+    const x = strokes[k]! % width;
+    const y = (strokes[k]! - x) / width;
+    if (x >= left && x <= right && y >= top && y <= bottom) cropped.data[(y - top) * cropped.width + (x - left)] = soft[k]!;
+  }
+  return cropped;
 }
 
 /** Counts of grey levels 0-255 (fractional values go to the nearest level): percentiles and Otsu without sorting. */
 class LevelHistogram {
-  readonly counts = new Float64Array(256);
+  readonly counts = new Int32Array(256);
   total = 0;
 
   static sum(histograms: LevelHistogram[]): LevelHistogram {
@@ -227,7 +240,19 @@ class LevelHistogram {
   }
 
   /** Adds values[start] to values[end - 1]. */
-  addRange(values: Float32Array, start: number, end: number): void {
+  addRange(values: Float32Array | Uint8Array, start: number, end: number): void {
+    // Separate loops keep each one's element reads of a single array type (the hot path counts bytes).
+    if (values instanceof Uint8Array) this.addBytes(values, start, end);
+    else this.addFloats(values, start, end);
+  }
+
+  private addBytes(values: Uint8Array, start: number, end: number): void {
+    const counts = this.counts;
+    for (let i = start; i < end; i++) counts[values[i]!]!++;
+    this.total += end - start;
+  }
+
+  private addFloats(values: Float32Array, start: number, end: number): void {
     const counts = this.counts;
     for (let i = start; i < end; i++) counts[toLevel(values[i]!)]!++;
     this.total += end - start;
@@ -304,29 +329,35 @@ function toLevel(value: number): number {
  * smaller than the largest one's are dust or noise and dropped. Returns the indices of the kept pixels.
  */
 function keepStrokes(data: Float32Array, width: number, height: number, faint: number, threshold: number): Int32Array {
-  const seen = new Uint8Array(data.length);
-  // Every region's pixels, region after region: region k is found[regions[k].start .. regions[k].end).
-  const found = new Int32Array(data.length);
+  // A map of the candidate pixels with a border of one empty pixel all round, so that a pixel's eight neighbours
+  // are always at the same offsets: 2 = strong ink (>= threshold), 1 = faint ink (>= faint), 0 = not ink or seen.
+  const stride = width + 2;
+  const map = new Uint8Array(stride * (height + 2));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const value = data[y * width + x]!;
+      if (value >= faint) map[(y + 1) * stride + x + 1] = value >= threshold ? 2 : 1;
+    }
+  }
+  const neighbours = Int32Array.of(-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1);
+  // Every region's pixels (map positions), region after region: region k is found[regions[k].start .. regions[k].end).
+  const found = new Int32Array(width * height);
   const regions: { start: number; end: number; strong: number }[] = [];
   let tail = 0;
-  for (let start = 0; start < data.length; start++) {
-    if (seen[start] || data[start]! < faint) continue;
+  for (let start = stride + 1; start < map.length - stride; start++) {
+    if (!map[start]) continue;
     const first = tail;
-    let strong = 0;
+    let strong = map[start] === 2 ? 1 : 0;
+    map[start] = 0;
     found[tail++] = start;
-    seen[start] = 1;
     for (let head = first; head < tail; head++) {
       const at = found[head]!;
-      if (data[at]! >= threshold) strong++;
-      const x = at % width;
-      const y = (at - x) / width;
-      for (let ny = Math.max(0, y - 1); ny <= Math.min(height - 1, y + 1); ny++) {
-        for (let nx = Math.max(0, x - 1); nx <= Math.min(width - 1, x + 1); nx++) {
-          const next = ny * width + nx;
-          if (seen[next] || data[next]! < faint) continue;
-          seen[next] = 1;
-          found[tail++] = next;
-        }
+      for (let n = 0; n < 8; n++) {
+        const next = at + neighbours[n]!;
+        if (!map[next]) continue;
+        if (map[next] === 2) strong++;
+        map[next] = 0;
+        found[tail++] = next;
       }
     }
     regions.push({ start: first, end: tail, strong });
@@ -337,19 +368,12 @@ function keepStrokes(data: Float32Array, width: number, height: number, faint: n
   const strokes = new Int32Array(kept.reduce((sum, { start, end }) => sum + end - start, 0));
   let at = 0;
   for (const { start, end } of kept) {
-    strokes.set(found.subarray(start, end), at);
-    at += end - start;
+    for (let k = start; k < end; k++) {
+      const row = Math.floor(found[k]! / stride);
+      strokes[at++] = (row - 1) * width + (found[k]! - row * stride - 1);
+    }
   }
   return strokes;
-}
-
-function crop({ data, width }: FloatImage, left: number, top: number, cropWidth: number, cropHeight: number): FloatImage {
-  const cropped = new Float32Array(cropWidth * cropHeight);
-  for (let y = 0; y < cropHeight; y++) {
-    const from = (top + y) * width + left;
-    cropped.set(data.subarray(from, from + cropWidth), y * cropWidth);
-  }
-  return { data: cropped, width: cropWidth, height: cropHeight };
 }
 
 /** Scales the digit so its longer side is `box` pixels, keeping the aspect ratio, with its strongest ink at 1 as in MNIST. */
