@@ -47,18 +47,22 @@ interface FloatImage {
 }
 
 /**
- * The picture to work on: its 8-bit levels as floats, with the levels themselves in `bytes` (every value a whole
- * number: histograms count them directly); or, for a large picture, averaged down (fractional levels, no `bytes`).
+ * The picture to work on: its own 8-bit levels (`whole`: histograms count them directly, no copy is made), or,
+ * for a large picture, its levels averaged down (fractional, as floats).
  */
-interface WorkingImage extends FloatImage {
-  bytes: Uint8Array | null;
+interface WorkingImage {
+  levels: Uint8Array | Float32Array;
+  width: number;
+  height: number;
+  whole: boolean;
 }
 
 function shrinkToAtMost(image: GrayImage, side: number): WorkingImage {
-  const floats = { data: new Float32Array(image.data), width: image.width, height: image.height };
   const scale = side / Math.max(image.width, image.height);
-  if (scale >= 1) return { ...floats, bytes: image.data };
-  return { ...resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))), bytes: null };
+  if (scale >= 1) return { levels: image.data, width: image.width, height: image.height, whole: true };
+  const floats = { data: new Float32Array(image.data), width: image.width, height: image.height };
+  const shrunk = resample(floats, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
+  return { levels: shrunk.data, width: shrunk.width, height: shrunk.height, whole: false };
 }
 
 /** Ink intensity (ink bright, paper 0) and its level histogram. */
@@ -71,17 +75,16 @@ interface InkImage extends FloatImage {
  * side from whichever extreme lies further from it, so dark ink on grey paper and chalk on a blackboard both work.
  */
 function inkIntensity(image: WorkingImage): InkImage {
-  const { data, width, height } = image;
-  const whole = image.bytes !== null;
+  const { levels: data, width, height, whole } = image;
   const grid = Math.min(BACKGROUND_GRID, width, height);
-  const blocks = blockHistograms(image.bytes ?? data, width, height, grid);
+  const blocks = blockHistograms(data, width, height, grid);
   const levels = LevelHistogram.sum(blocks);
-  const paper = borderHistogram(image.bytes ?? data, width, height).percentile(0.5);
+  const paper = borderHistogram(data, width, height).percentile(0.5);
   // Extremes of a handful of pixels, not wider percentiles: a thin digit in a big photo is a tiny share of it, and a shadow must not outvote it.
   const inkIsDark = paper - levels.robustMinimum() >= levels.robustMaximum() - paper;
   // Dark ink is inverted (255 - v, in single precision). For whole levels that mirrors each histogram exactly;
   // a shrunk picture's fractional levels are counted again.
-  const oriented = inkIsDark && !whole ? data.map((v) => 255 - v) : data;
+  const oriented = inkIsDark && !whole ? (data as Float32Array).map((v) => 255 - v) : data;
   const orientedBlocks = !inkIsDark ? blocks : whole ? blocks.map((block) => block.mirrored()) : blockHistograms(oriented, width, height, grid);
   const orientedPaper = inkIsDark ? 255 - paper : paper;
   const strongestInk = LevelHistogram.sum(orientedBlocks).robustMaximum();
@@ -129,7 +132,13 @@ function borderHistogram(data: Float32Array | Uint8Array, width: number, height:
  * Every block level is at least `floor` (a whole level), and so is the interpolation between them once rounded:
  * a pixel no brighter than `floor` (most of the paper) is no ink, without computing its level.
  */
-function subtractLocalPaper({ data, width, height }: FloatImage, invert: boolean, grid: number, blockLevels: number[], floor: number): InkImage {
+function subtractLocalPaper(
+  { data, width, height }: { data: Uint8Array | Float32Array; width: number; height: number },
+  invert: boolean,
+  grid: number,
+  blockLevels: number[],
+  floor: number,
+): InkImage {
   const columns = gridPositions(width, grid);
   // The paper level along each row of block centres, at every column.
   const alongRows = Array.from({ length: grid }, (_, g) => {
@@ -324,6 +333,29 @@ function toLevel(value: number): number {
 }
 
 /**
+ * Working buffers kept from one preparation to the next: a worker prepares image after image, and allocating
+ * (and collecting) a few hundred KB each time cost as much as using them. Preparation is synchronous, so no two
+ * calls ever share them.
+ */
+const scratch = (() => {
+  let map = new Uint8Array(0);
+  let found = new Int32Array(0);
+  return {
+    /** Zeroed. */
+    map(size: number): Uint8Array {
+      if (map.length < size) map = new Uint8Array(size);
+      else map.fill(0, 0, size);
+      return map.subarray(0, size);
+    },
+    /** Not zeroed: only what is written is read. */
+    found(size: number): Int32Array {
+      if (found.length < size) found = new Int32Array(size);
+      return found;
+    },
+  };
+})();
+
+/**
  * Hysteresis, as in edge detection: an 8-connected region of pixels at or above `faint` is ink when it reaches
  * `threshold` somewhere, so faint stretches of a stroke stay attached to it; regions whose strong part is much
  * smaller than the largest one's are dust or noise and dropped. Returns the indices of the kept pixels.
@@ -332,7 +364,7 @@ function keepStrokes(data: Float32Array, width: number, height: number, faint: n
   // A map of the candidate pixels with a border of one empty pixel all round, so that a pixel's eight neighbours
   // are always at the same offsets: 2 = strong ink (>= threshold), 1 = faint ink (>= faint), 0 = not ink or seen.
   const stride = width + 2;
-  const map = new Uint8Array(stride * (height + 2));
+  const map = scratch.map(stride * (height + 2));
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const value = data[y * width + x]!;
@@ -341,7 +373,7 @@ function keepStrokes(data: Float32Array, width: number, height: number, faint: n
   }
   const neighbours = Int32Array.of(-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1);
   // Every region's pixels (map positions), region after region: region k is found[regions[k].start .. regions[k].end).
-  const found = new Int32Array(width * height);
+  const found = scratch.found(width * height);
   const regions: { start: number; end: number; strong: number }[] = [];
   let tail = 0;
   for (let start = stride + 1; start < map.length - stride; start++) {

@@ -106,11 +106,23 @@ function unfilter(rows: Uint8Array, height: number, stride: number, bpp: number)
   return out;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /** Grey levels from unfiltered pixels, flattened on white as sharp does; null when a pixel has colour. */
 function toGray(pixels: Uint8Array, count: number, channels: number): Uint8Array | null {
   if (channels === 1) return pixels;
   const gray = new Uint8Array(count);
+  // A canvas is opaque grey almost everywhere: such an RGBA pixel, read as one little-endian word, is
+  // 0xff000000 + v * 0x010101; others take the general path below.
+  const words = channels === 4 && LITTLE_ENDIAN && pixels.byteOffset % 4 === 0 ? new Uint32Array(pixels.buffer, pixels.byteOffset, count) : null;
   for (let i = 0, o = 0; i < count; i++, o += channels) {
+    if (words) {
+      const v = words[i]! & 0xff;
+      if (words[i] === (0xff000000 | (v * 0x010101)) >>> 0) {
+        gray[i] = v;
+        continue;
+      }
+    }
     const v = pixels[o]!;
     if (channels >= 3 && (pixels[o + 1] !== v || pixels[o + 2] !== v)) return null;
     const alpha = channels === 2 ? pixels[o + 1]! : channels === 4 ? pixels[o + 3]! : 255;
