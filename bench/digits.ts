@@ -38,7 +38,11 @@ const connections = Number(options.connections);
 const rounds = Number(options.rounds);
 const maxPixels = 50_000_000;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+}
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const load = () => os.loadavg().map((value) => value.toFixed(2)).join(' ');
 
@@ -84,6 +88,8 @@ interface Run {
   /** Cores used by this process (the load generator) and by the server, on average over the run. */
   generatorCores: number;
   serverCores: number;
+  /** The one-minute load average when the run ended. */
+  load: number;
 }
 
 async function drive(name: string, url: string, pids: number[], bodies: Buffer[], boundary: string, headers: Record<string, string>, duration = seconds): Promise<Run> {
@@ -107,6 +113,7 @@ async function drive(name: string, url: string, pids: number[], bodies: Buffer[]
     failures: result.non2xx + result.errors + result.timeouts,
     generatorCores: (cpu.user + cpu.system) / 1e6 / wall,
     serverCores: (cpuSecondsOf(pids) - serverBefore) / wall,
+    load: os.loadavg()[0]!,
   };
 }
 
@@ -149,19 +156,23 @@ async function main(): Promise<void> {
 
   // 2. The in-process limit: what the worker pool does with the same files, 16 in flight, no HTTP.
   const models = await loadModels({ modelsDir: 'models', maxPixels });
+  const inProcessCpu: number[] = [];
   const inProcess = async () => {
     let done = 0;
     const deadline = performance.now() + seconds * 1000;
     const started = performance.now();
+    const cpuBefore = cpuSecondsOf([process.pid]);
     await Promise.all(Array.from({ length: connections }, async (_, lane) => {
       for (let i = lane; performance.now() < deadline; i += connections) {
         await models.digits.readFiles([pngs[i % pngs.length]!]);
         done++;
       }
     }));
+    inProcessCpu.push(((cpuSecondsOf([process.pid]) - cpuBefore) * 1000) / done);
     return done / ((performance.now() - started) / 1000);
   };
   await inProcess();
+  inProcessCpu.pop();
   const limits = [await inProcess()];
 
   // 3. HTTP: Inkwell and the peer, alternating.
@@ -194,11 +205,12 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n${connections} connections, ${seconds} s per run, ${rounds} round(s); server and load generator share the machine\n`);
-  console.log(['run'.padEnd(28), 'req/s'.padStart(8), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'failed'.padStart(7), 'generator cores'.padStart(16), 'server cores'.padStart(13)].join('  '));
+  const columns = ['run'.padEnd(28), 'req/s'.padStart(7), 'p50 ms'.padStart(7), 'p99 ms'.padStart(7), 'failed'.padStart(7), 'generator cores'.padStart(16), 'server cores'.padStart(13), 'server CPU ms/req'.padStart(18), 'load'.padStart(5)];
+  console.log(columns.join('  '));
   for (const run of runs) {
     console.log(
-      [run.name.padEnd(28), run.requestsPerSecond.toFixed(0).padStart(8), String(run.p50).padStart(7), String(run.p99).padStart(7), String(run.failures).padStart(7),
-        run.generatorCores.toFixed(2).padStart(16), run.serverCores.toFixed(2).padStart(13)].join('  '),
+      [run.name.padEnd(28), run.requestsPerSecond.toFixed(0).padStart(7), String(run.p50).padStart(7), String(run.p99).padStart(7), String(run.failures).padStart(7),
+        run.generatorCores.toFixed(2).padStart(16), run.serverCores.toFixed(2).padStart(13), ((run.serverCores / run.requestsPerSecond) * 1000).toFixed(2).padStart(18), run.load.toFixed(1).padStart(5)].join('  '),
     );
   }
   const medianOf = (name: string) => {
@@ -209,7 +221,7 @@ async function main(): Promise<void> {
   const notKept = medianOf('Inkwell, images not kept')!;
   const peerMedian = medianOf('Flask + PyTorch peer');
   const limit = median(limits);
-  console.log(`\nin-process limit (decode + prepare + infer in the worker pool, ${connections} in flight): ${limits.map((value) => value.toFixed(0)).join(', ')} images/s, median ${limit.toFixed(0)}`);
+  console.log(`\nin-process limit (decode + prepare + infer in the worker pool, ${connections} in flight): ${limits.map((value) => value.toFixed(0)).join(', ')} images/s, median ${limit.toFixed(0)}; CPU ${median(inProcessCpu).toFixed(2)} ms per image`);
   console.log(`Load average at the end: ${load()}\n`);
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
   console.log(`decode + prepare p50 ${prepareP50.toFixed(2)} ms (target <= 3 ms): ${verdict(prepareP50 <= 3)}`);
