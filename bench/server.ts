@@ -8,9 +8,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/paths.js';
 
+export interface EventLoopWindow {
+  maxMs: number;
+  p99Ms: number;
+  meanMs: number;
+}
+
 export interface BenchServer {
   url: string;
   pid: number;
+  /** With `probeEventLoop`: starts a new window of the server's event-loop delays, and reads it. */
+  eventLoop: { reset(): Promise<void>; read(): Promise<EventLoopWindow> } | null;
   /** `Authorization` header value for the benchmark account. */
   bearer: string;
   stop(): Promise<void>;
@@ -22,16 +30,26 @@ async function json(url: string, init: RequestInit): Promise<Record<string, unkn
   return (await res.json()) as Record<string, unknown>;
 }
 
-export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
+/** `probeEventLoop`: load bench/event-loop-probe.ts into the server, to read its event-loop stalls over IPC. */
+export async function startBenchServer(env: Record<string, string> = {}, { probeEventLoop = false } = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/server.ts')], {
+  const probe = probeEventLoop ? ['--import', path.join(projectRoot, 'bench/event-loop-probe.ts')] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...probe, path.join(projectRoot, 'src/server.ts')], {
     // A high API limit: the benchmark measures the server, not the rate limiter's 429s.
     env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, UPLOAD_DIR: path.join(dataDir, 'uploads'), LOG_LEVEL: 'info', API_RATE_LIMIT: '100000', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', ...(probeEventLoop ? (['ipc'] as const) : [])],
   });
+  const ask = <T>(message: string) =>
+    new Promise<T>((resolve) => {
+      child.once('message', (reply) => resolve(reply as T));
+      child.send(message);
+    });
+  const eventLoop = probeEventLoop
+    ? { reset: async () => void (await ask('event-loop:reset')), read: () => ask<EventLoopWindow>('event-loop:read') }
+    : null;
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
+    child.stdout!.on('data', (chunk) => {
       output += chunk;
       const found = /"url":"(http:\/\/[^"]+)"/.exec(output)?.[1];
       if (found) resolve(found);
@@ -57,7 +75,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     });
     await new Promise((resolve, reject) => cli.on('exit', (code) => (code === 0 ? resolve(null) : reject(new Error(`admin create failed (${code})`)))));
     const token = await json(`${url}/api/v1/auth/token`, { method: 'POST', body: JSON.stringify({ username, password }) });
-    return { url, pid: child.pid!, bearer: `Bearer ${String(token.access_token)}`, stop };
+    return { url, pid: child.pid!, bearer: `Bearer ${String(token.access_token)}`, eventLoop, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
 import { declareImagesApi, type ImagesService } from './features/images/index.js';
 import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
+import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
@@ -22,13 +23,14 @@ export interface ApiRouterDeps {
   accounts: AccountsService;
   images: ImagesService;
   digits: DigitsService;
+  signatures: SignaturesService;
   uploadLimits: UploadLimits;
   tokenSecret: string;
   /** Shared with the login form (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, digits, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, digits, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -46,6 +48,7 @@ export function createApiRouter({ config, logger, accounts, images, digits, uplo
   declareAccountsApi(api, { tokens, loginRateLimit });
   declareImagesApi(api, { images });
   declareDigitsApi(api, { digits, batchMaxFiles: config.digits.batchMaxFiles });
+  declareSignaturesApi(api, { signatures });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 

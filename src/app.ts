@@ -6,15 +6,22 @@ import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import type { Logger } from './logger.js';
 import { projectRoot, publicDir, viewsDir } from './paths.js';
-import { createAccountsService } from './features/accounts/index.js';
-import { createSessionAuth } from './features/accounts/passport.js';
-import { createAccountsWebRouter } from './features/accounts/accounts.web.js';
-import { createAdminWebRouter } from './features/admin/index.js';
-import { createHealthRouter, type ModelsStatus } from './features/health/health.routes.js';
+import {
+  createAccountsService,
+  createAccountsWebRouter,
+  createPasswordResetsService,
+  createRegistrationService,
+  createSessionAuth,
+  requireOwnPassword,
+} from './features/accounts/index.js';
+import { createAdminWebRouter, type UserUsageSource } from './features/admin/index.js';
+import { createHealthRouter, createProbeCounter, type ModelsStatus } from './features/health/index.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
 import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
+import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
 import { createApiRouter } from './api-router.js';
+import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
@@ -24,7 +31,7 @@ import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
 import { webMultipart } from './http/uploads.js';
 import { baseLocals, pageLocals, useEjsWithLayout } from './http/views.js';
-import type { BackgroundRemover, DigitModel } from './ml/index.js';
+import type { BackgroundRemover, Models } from './ml/index.js';
 import { createImageStore, type ImageStore } from './storage/index.js';
 
 export interface AppDeps {
@@ -32,30 +39,28 @@ export interface AppDeps {
   db: Db;
   logger: Logger;
   sessionSecret: string;
-  /**
-   * The loaded models, or null while they are not (then /ready answers 503). A feature whose model is left out
-   * (tests) answers 503 for what needs it.
-   */
-  models: AppModels | null;
+  /** The loaded models, or null while they are not (then /ready answers 503). */
+  models: ModelsStatus | null;
   /** Background removal; null where it is not loaded (removal then answers 503). */
   background?: BackgroundRemover | null;
-}
-
-/** What the app uses of the models: their versions for /ready, and each model a feature calls. */
-export interface AppModels extends ModelsStatus {
-  digits?: DigitModel;
+  /** The models themselves; null where they are not loaded (their features then answer 503). */
+  ml?: Models | null;
 }
 
 export interface App {
   app: Express;
   /** The image store, for the start-up sweep (server.ts) and tests. */
   store: ImageStore;
+  /** The one-time code for creating the first administrator while there is none (server.ts logs it), else null. */
+  setupCode(): string | null;
+  /** Writes the request log's buffered rows and security events now (tests; they are written every second anyway). */
+  flushRequestLog(): void;
   /** Stops timers and flushes buffers (digit predictions are written then); the caller closes the database afterwards. */
   close(): Promise<void>;
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
-export function createApp({ config, db, logger, sessionSecret, models, background = null }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecret, models, background = null, ml = null }: AppDeps): App {
   const app = express();
   app.set('trust proxy', config.trustProxy);
   useEjsWithLayout(app, viewsDir, config.isProduction);
@@ -63,31 +68,48 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const store = createImageStore({ db, uploadDir: config.uploadDir, maxPixels: config.uploads.maxImagePixels, quotaBytes: config.storageQuotaBytes });
   const accounts = createAccountsService({ db, bcryptCost: config.bcryptCost, afterAccountDeleted: (userId) => store.removeUser(userId) });
   const uploadLimits = { ...config.uploads, incomingDir: store.incomingDir };
+  const registration = createRegistrationService({ db, accounts, defaultPolicy: config.registration });
+  const resets = createPasswordResetsService({ db, accounts });
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
-  const digits = createDigitsService({ db, store, logger, model: models?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
+  const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
+  const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
+  // What each feature stores per user, for the admin user pages: a feature adds its line here.
+  const userUsage: UserUsageSource[] = [
+    { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
+    { label: 'image storage', unit: 'bytes', byUser: () => store.usageByUser() },
+    { label: 'signers', unit: 'items', byUser: () => signatures.signers.countByUser() },
+    { label: 'digit predictions', unit: 'items', byUser: () => digits.countByUser() },
+  ];
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
   const loginRateLimit = createLoginRateLimit(config);
   const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
+  const assets = createAssets({ mounts: appAssetMounts(), precompressedDir: precompressedAssetsDir });
+  const probes = createProbeCounter();
+  // For every page: cache-busting asset addresses, and whether to offer registration (nav, home, login).
+  app.locals.asset = assets.url;
+  app.locals.canRegister = () => registration.canRegister();
 
   app.use(requestContext);
   app.use(baseLocals);
   app.use(securityHeaders({ https: Boolean(config.tls) }));
 
-  // Static files come before the request log: they are not recorded.
+  // Static files and the health checks come before the request log: they are not recorded (the checks are
+  // counted apart, see features/health).
+  app.use(assets.middleware);
   const staticOptions = { index: false, maxAge: config.isProduction ? '1d' : 0 };
   app.use(express.static(publicDir, staticOptions));
   app.use('/vendor/pico', express.static(path.join(projectRoot, 'node_modules/@picocss/pico/css'), staticOptions));
   app.use('/vendor/chart.js', express.static(path.join(projectRoot, 'node_modules/chart.js/dist'), staticOptions));
+  app.use(createHealthRouter({ db, models, probes }));
 
   app.use(requestLog.middleware);
-  app.use(createHealthRouter({ db, models }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, digits, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, digits, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -103,15 +125,17 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(sessionAuth.session());
   app.use(flash());
   app.use(pageLocals);
+  app.use(requireOwnPassword);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
   app.use(webMultipart(uploadLimits));
   app.use(verifyCsrf);
 
   app.use(createHomeRouter());
-  app.use(createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
+  app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
-  app.use('/admin', createAdminWebRouter({ db, accounts, config }));
+  app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
   app.use(notFound);
   app.use(errorHandler(logger, config.uploads.maxFileBytes));
@@ -119,6 +143,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   return {
     app,
     store,
+    setupCode: () => registration.setupCode(),
+    flushRequestLog: () => requestLog.flush(),
     async close() {
       requestLog.close();
       sessionStore.close();

@@ -56,6 +56,10 @@ const envSchema = z
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
     DIGITS_BATCH_MAX_FILES: integer(1, 200).default(50),
+    REGISTRATION: z.enum(['open', 'invite', 'closed'], { message: 'must be open, invite or closed' }).default('invite'),
+    // Scoring compares the references with each other, so it needs at least 2.
+    SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
+    SIGNATURE_MAX_REFERENCES: integer(2, 100).default(20),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -64,6 +68,9 @@ const envSchema = z
         path: [env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'],
         message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
       });
+    }
+    if (env.SIGNATURE_MIN_REFERENCES > env.SIGNATURE_MAX_REFERENCES) {
+      ctx.addIssue({ code: 'custom', path: ['SIGNATURE_MIN_REFERENCES'], message: 'must not be more than SIGNATURE_MAX_REFERENCES' });
     }
     // Cost 12 is the floor for real deployments; only the test suite may go lower to stay fast.
     if (env.BCRYPT_COST < 12 && env.NODE_ENV !== 'test') {
@@ -107,6 +114,9 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       timeoutMs: env.BACKGROUND_PROVIDER_TIMEOUT_S * 1000,
     },
     requestLogRetentionDays: env.REQUEST_LOG_RETENTION_DAYS,
+    /** The registration policy until an administrator sets one on the admin pages. */
+    registration: env.REGISTRATION,
+    signatures: { minReferences: env.SIGNATURE_MIN_REFERENCES, maxReferences: env.SIGNATURE_MAX_REFERENCES },
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
     digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
   };

@@ -39,10 +39,10 @@ async function main(): Promise<void> {
   }
   // /ready and the log report every model, background removal's included.
   const versions = { ...models.versions(), u2netp: background.version };
-  const appModels = { versions: () => versions, digits: models.digits };
+  const modelsStatus = { versions: () => versions };
   logger.info({ models: versions }, 'models loaded');
 
-  const { app, store, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: appModels, background });
+  const { app, store, setupCode, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background, ml: models });
   // Files left by a crash between writing an image and committing its row (see src/storage).
   const swept = await store.sweep();
   if (swept) logger.info({ files: swept }, 'removed image files that no row refers to');
@@ -54,7 +54,17 @@ async function main(): Promise<void> {
     const scheme = config.tls ? 'https' : 'http';
     const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
     const { port } = server.address() as { port: number };
-    logger.info({ url: `${scheme}://${host}:${port}` }, 'Inkwell is listening');
+    const url = `${scheme}://${host}:${port}`;
+    logger.info({ url }, 'Inkwell is listening');
+    // First start: nobody may become administrator without this code, which only the operator can read here.
+    const code = setupCode();
+    if (code) {
+      logger.warn(
+        { setupCode: code, registerUrl: `${url}/register` },
+        `No administrator yet. Open ${url}/register and enter the setup code ${code} to create the administrator account ` +
+          '(the code works once and changes at every restart; or run: npm run admin -- create <name> --admin)',
+      );
+    }
   });
 
   let stopping = false;

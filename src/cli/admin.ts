@@ -1,9 +1,15 @@
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import type { Db } from '../db/database.js';
 import { openMigratedDatabase } from '../db/migrate.js';
 import { createAccountsService, type AccountsService, type UserSummary } from '../features/accounts/index.js';
 import { AppError, ValidationError } from '../http/errors.js';
+import { createSecurityEventWriter } from '../http/security-events.js';
+import { formatBytes } from '../lib/format.js';
+import { backupDatabaseAndImages } from '../storage/index.js';
 
 /**
  * Offline user administration for whoever runs the server: `npm run admin -- <command>`. It opens the
@@ -20,9 +26,12 @@ Commands:
   disable <user>            block sign-in and end the user's sessions
   enable <user>             allow sign-in again
   reset-password <user>     set a new password (from INKWELL_PASSWORD or a prompt); ends the user's sessions
+  backup <folder>           an online, consistent backup of the database and the image files into a new
+                            folder inside <folder> (the server may keep running)
   help                      this text
 
-The database is the one in DATA_DIR (default: data/), as for the server.`;
+The database is the one in DATA_DIR (default: data/), and the files in UPLOAD_DIR, as for the server.
+Changes to users are recorded in the security events as made from the command line.`;
 
 export interface CliIo {
   out(line: string): void;
@@ -57,7 +66,7 @@ export async function runAdminCli(args: string[], { env = process.env, io = proc
     // The one environment variable read outside src/config.ts: a password for `create` and `reset-password`
     // in scripts, where nobody can type at a prompt. It is never a setting of the server.
     const passwordFromEnv = env.INKWELL_PASSWORD || undefined;
-    await commands[command as keyof typeof commands]({ args: rest, accounts, io, passwordFromEnv });
+    await commands[command as keyof typeof commands]({ args: rest, accounts, io, passwordFromEnv, config, db, audit: auditFrom(db) });
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CliError || err instanceof AppError || err instanceof ConfigError) {
@@ -76,6 +85,29 @@ interface CommandContext {
   accounts: AccountsService;
   io: CliIo;
   passwordFromEnv: string | undefined;
+  config: Config;
+  db: Db;
+  /** Records a change to a user as a security event made from the command line. */
+  audit(action: string, user: { id: number; username: string }, detail?: string): void;
+}
+
+function auditFrom(db: Db): CommandContext['audit'] {
+  const write = createSecurityEventWriter(db);
+  return (action, user, detail = '') =>
+    write([
+      {
+        at: Date.now(),
+        kind: 'admin_action',
+        userId: null,
+        username: null,
+        targetUserId: user.id,
+        targetUsername: user.username,
+        action,
+        detail: detail ? `command line: ${detail}` : 'command line',
+        clientIp: null,
+        requestId: null,
+      },
+    ]);
 }
 
 function oneUsername(args: string[], usage: string): string {
@@ -99,7 +131,10 @@ const commands = {
   async list({ accounts, io }: CommandContext) {
     const users = accounts.listUsers();
     if (!users.length) {
-      io.out('No users yet. The first person to register becomes the administrator, or use: npm run admin -- create <user> --admin');
+      io.out(
+        'No users yet. Create the administrator here with: npm run admin -- create <user> --admin\n' +
+          'or open /register in a browser with the setup code that the server prints in its log at start.',
+      );
       return;
     }
     const rows = users.map((u) => [
@@ -122,37 +157,64 @@ const commands = {
     const role = ctx.args.includes('--admin') ? 'admin' : 'user';
     const password = await newPassword(ctx, username);
     const user = await ctx.accounts.createUser({ username, password, role });
+    ctx.audit('user.create', user, `role ${role}`);
     ctx.io.out(`Created ${role === 'admin' ? 'administrator' : 'user'} ${user.username} (id ${user.id}).`);
   },
 
-  async promote({ args, accounts, io }: CommandContext) {
+  async promote({ args, accounts, io, audit }: CommandContext) {
     const user = findUser(accounts, oneUsername(args, 'promote <user>'));
     accounts.setRole(null, user.id, 'admin');
+    audit('user.promote', user);
     io.out(`${user.username} is now an administrator.`);
   },
 
-  async demote({ args, accounts, io }: CommandContext) {
+  async demote({ args, accounts, io, audit }: CommandContext) {
     const user = findUser(accounts, oneUsername(args, 'demote <user>'));
     accounts.setRole(null, user.id, 'user');
+    audit('user.demote', user);
     io.out(`${user.username} is now a plain user.`);
   },
 
-  async disable({ args, accounts, io }: CommandContext) {
+  async disable({ args, accounts, io, audit }: CommandContext) {
     const user = findUser(accounts, oneUsername(args, 'disable <user>'));
     accounts.setDisabled(null, user.id, true);
+    audit('user.disable', user);
     io.out(`${user.username} is disabled and has been signed out everywhere.`);
   },
 
-  async enable({ args, accounts, io }: CommandContext) {
+  async enable({ args, accounts, io, audit }: CommandContext) {
     const user = findUser(accounts, oneUsername(args, 'enable <user>'));
     accounts.setDisabled(null, user.id, false);
+    audit('user.enable', user);
     io.out(`${user.username} can sign in again.`);
   },
 
   async 'reset-password'(ctx: CommandContext) {
     const user = findUser(ctx.accounts, oneUsername(ctx.args, 'reset-password <user>'));
     await ctx.accounts.resetPassword(user.id, await newPassword(ctx, user.username));
+    ctx.audit('user.password_reset', user, 'password set');
     ctx.io.out(`The password of ${user.username} has been changed and their sessions have ended.`);
+  },
+
+  async backup({ args, config, db, io }: CommandContext) {
+    if (args.length !== 1) throw new CliError('Expected one folder. Usage: npm run admin -- backup <folder>');
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    const folder = path.resolve(args[0]!, `inkwell-backup-${stamp}`);
+    if (existsSync(folder)) throw new CliError(`${folder} exists already.`);
+    mkdirSync(folder, { recursive: true });
+    const result = await backupDatabaseAndImages({ db, uploadDir: config.uploadDir, folder });
+    // Without it, restored sessions and API tokens would stop working (a new secret is generated).
+    const secret = path.join(config.dataDir, 'session-secret');
+    if (existsSync(secret)) copyFileSync(secret, path.join(folder, 'session-secret'));
+    writeFileSync(
+      path.join(folder, 'RESTORE.txt'),
+      `Inkwell backup of ${new Date().toISOString()}\n\nTo restore (the server stopped):\n` +
+        `  cp inkwell.sqlite DATA_DIR/inkwell.sqlite && rm -f DATA_DIR/inkwell.sqlite-wal DATA_DIR/inkwell.sqlite-shm\n` +
+        `  cp session-secret DATA_DIR/ (if present; keeps sessions and API tokens valid)\n` +
+        `  rm -rf UPLOAD_DIR/users && cp -a uploads/users UPLOAD_DIR/\n` +
+        `then start the server: migrations run at start. See README, "Backups".\n`,
+    );
+    io.out(`Backed up the database and ${result.files} image files (${formatBytes(result.bytes)}) to ${folder}`);
   },
 };
 

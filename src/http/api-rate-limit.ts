@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../logger.js';
 import { TooManyRequestsError } from './errors.js';
+import { noteSecurityEvent } from './security-events.js';
 
 const WINDOW_MS = 60_000;
 
@@ -32,6 +33,7 @@ export function createApiRateLimit({
     handler: (req, _res, next) => {
       const resetTime = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime?.getTime() ?? Date.now() + WINDOW_MS;
       const retryAfterSeconds = Math.max(1, Math.ceil((resetTime - Date.now()) / 1000));
+      noteSecurityEvent(req, { kind: 'rate_limited', detail: `API: more than ${perMinute} requests a minute; ${retryAfterSeconds} s left` });
       next(new TooManyRequestsError(retryAfterSeconds, `Too many API requests. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`));
     },
     // The library's own configuration warnings go to our structured log instead of the console.

@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { CsrfError } from './errors.js';
+import { noteSecurityEvent } from './security-events.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -30,6 +31,9 @@ export const verifyCsrf: RequestHandler = (req, _res, next) => {
   if (SAFE_METHODS.has(req.method)) return next();
   const expected = req.session?.csrfToken;
   const sent = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
-  if (!expected || typeof sent !== 'string' || !sameToken(sent, expected)) throw new CsrfError();
+  if (!expected || typeof sent !== 'string' || !sameToken(sent, expected)) {
+    noteSecurityEvent(req, { kind: 'csrf_failed', detail: !expected ? 'no session token (expired session or cookies blocked)' : typeof sent !== 'string' ? 'no token sent' : 'wrong token' });
+    throw new CsrfError();
+  }
   next();
 };

@@ -4,6 +4,7 @@ import { ImageInputError } from '../ml/image-input.js';
 import type { Logger } from '../logger.js';
 import { AppError, BadRequestError, NotFoundError, PayloadTooLargeError, TooManyRequestsError, UnsupportedMediaTypeError, ValidationError } from './errors.js';
 import { isApiRequest } from './request-context.js';
+import { noteUploadRefusal } from './security-events.js';
 
 export const notFound: RequestHandler = () => {
   throw new NotFoundError();
@@ -51,6 +52,7 @@ export function errorHandler(logger: Logger, maxFileBytes: number): ErrorRequest
     const code = appError?.code ?? 'internal_error';
     const message = appError?.message ?? 'Something went wrong on our side. The problem has been logged.';
     if (!appError) logger.error({ err, requestId: req.id, method: req.method, url: req.originalUrl }, 'request failed');
+    else noteUploadRefusal(req, appError);
     if (appError instanceof TooManyRequestsError) res.setHeader('Retry-After', String(appError.retryAfterSeconds));
 
     res.status(status);
@@ -60,15 +62,15 @@ export function errorHandler(logger: Logger, maxFileBytes: number): ErrorRequest
       res.json({ error: { code, message, ...fields, ...(status >= 500 ? { request_id: req.id } : {}) } });
       return;
     }
-    const requestId = status >= 500 ? req.id : null;
-    res.render('errors/error', { title: titles[status] ?? 'Error', status, message, requestId }, (renderError, html) => {
+    // Every error page shows the request id: an administrator finds the request by it (/admin/requests?id=...).
+    res.render('errors/error', { title: titles[status] ?? 'Error', status, message, requestId: req.id, serverFault: status >= 500 }, (renderError, html) => {
       if (!renderError) {
         res.send(html);
         return;
       }
       // The error page itself failed: answer in plain text rather than let Express print a stack trace.
       logger.error({ err: renderError, requestId: req.id }, 'error page failed to render');
-      res.type('text/plain').send(requestId ? `${message} Reference: ${requestId}` : message);
+      res.type('text/plain').send(`${message} Reference: ${req.id}`);
     });
   };
 }

@@ -24,11 +24,9 @@
  *      in req.files (check them with src/ml/image-input.ts).
  *   2. Call `declareThingsApi(api, ...)` in src/api-router.ts. Nothing else: no separate path list.
  */
-import path from 'node:path';
 import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { projectRoot } from '../paths.js';
 import { UnauthorizedError, UnsupportedMediaTypeError, ValidationError, type FieldErrors } from './errors.js';
 import { multipartParser, type UploadLimits } from './uploads.js';
 
@@ -240,31 +238,11 @@ export function createApiRoutes({ requireApiUser, uploadLimits }: { requireApiUs
   };
 }
 
-const swaggerUiDir = path.join(projectRoot, 'node_modules/swagger-ui-dist');
-// Only what the docs page loads is served, not the whole package (its index.html points at a demo API).
-const swaggerAssets = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png', 'favicon-16x16.png']);
-
-const docsPage = (base: string) => `<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>Inkwell API</title>
-  <link rel="stylesheet" href="${base}/docs/assets/swagger-ui.css">
-  <link rel="icon" type="image/png" href="${base}/docs/assets/favicon-32x32.png">
-</head>
-<body>
-  <div id="swagger-ui" data-spec-url="${base}/openapi.json"></div>
-  <script src="${base}/docs/assets/swagger-ui-bundle.js"></script>
-  <script src="/js/swagger-init.js"></script>
-</body>
-</html>
-`;
-
 /**
- * /openapi.json and the Swagger UI at /docs, served from node_modules by the app itself (no CDN). The page's
- * script is public/js/swagger-init.js; Swagger UI sets inline style attributes, so this page alone relaxes
- * style-src with 'unsafe-inline' — scripts stay 'self' only.
+ * /openapi.json and the Swagger UI at /docs, in the app's layout with a way back (views/api/docs.ejs). Swagger
+ * UI's files are static assets (assets.ts: compressed, cached for a year); the page's script is
+ * public/js/swagger-init.js. Swagger UI sets inline style attributes, so this page alone relaxes style-src
+ * with 'unsafe-inline' — scripts stay 'self' only.
  */
 export function createApiDocsRouter(document: () => object): Router {
   const router = Router();
@@ -274,12 +252,13 @@ export function createApiDocsRouter(document: () => object): Router {
   router.get('/docs', (req, res) => {
     const csp = String(res.getHeader('Content-Security-Policy') ?? '');
     if (csp) res.setHeader('Content-Security-Policy', csp.replace(/style-src ([^;]*)/, (directive) => `${directive} 'unsafe-inline'`));
-    res.type('html').send(docsPage(req.baseUrl));
-  });
-  router.get('/docs/assets/:file', (req, res, next) => {
-    const file = req.params.file;
-    if (!swaggerAssets.has(file)) return next();
-    res.sendFile(file, { root: swaggerUiDir, maxAge: '1d' });
+    res.render('api/docs', {
+      title: 'API documentation',
+      plainHeader: true,
+      specUrl: `${req.baseUrl}/openapi.json`,
+      styles: ['/api/docs/assets/swagger-ui.css'],
+      scripts: ['/api/docs/assets/swagger-ui-bundle.js', '/js/swagger-init.js'],
+    });
   });
   return router;
 }

@@ -2,6 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { rateLimit, type Options, type RateLimitInfo } from 'express-rate-limit';
 import type { Config } from '../config.js';
 import { formatWait, TooManyRequestsError } from './errors.js';
+import { noteSecurityEvent } from './security-events.js';
 
 /** Failed sign-ins are counted over this window (15 minutes, as OWASP's guidance on lockouts suggests). */
 export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
@@ -18,9 +19,10 @@ const usernameOf = (req: Request): string => {
 };
 
 /** Throws instead of answering, so that the one error handler renders the 429 page or JSON (with Retry-After). */
-const throwTooMany: Options['handler'] = (req, _res, next) => {
+const lockedOut = (scope: string): Options['handler'] => (req, _res, next) => {
   const resetTime = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime;
   const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : LOGIN_WINDOW_MS / 1000;
+  noteSecurityEvent(req, { kind: 'login_locked', username: usernameOf(req) || null, detail: `too many failed sign-ins ${scope}; ${seconds} s left` });
   next(new TooManyRequestsError(seconds, `Too many failed sign-in attempts. Try again in ${formatWait(seconds)}.`));
 };
 
@@ -37,13 +39,13 @@ export function createLoginRateLimit(config: Config): RequestHandler[] {
     skipSuccessfulRequests: true,
     standardHeaders: false,
     legacyHeaders: false,
-    handler: throwTooMany,
   } satisfies Partial<Options>;
 
-  const perAddress = rateLimit({ ...common, limit: limit * LOGIN_IP_FACTOR });
+  const perAddress = rateLimit({ ...common, limit: limit * LOGIN_IP_FACTOR, handler: lockedOut('from this address') });
   const perUsername = rateLimit({
     ...common,
     limit,
+    handler: lockedOut('for this username'),
     skip: (req) => usernameOf(req) === '',
     keyGenerator: (req) => `user:${usernameOf(req)}`,
   });

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { clientAddress, createSecurityEventWriter, type SecurityEvent } from './security-events.js';
 
 export interface RequestLog {
   middleware: RequestHandler;
@@ -30,6 +31,8 @@ export interface RequestLogEntry {
   durationMs: number;
   bytes: number;
   requestId: string;
+  /** The client's address (TRUST_PROXY decides whether X-Forwarded-For counts). */
+  clientIp?: string | null;
 }
 
 /** The label for a request that no route matched (404s, CSRF failures, middleware answers). */
@@ -43,32 +46,39 @@ export const CLIENT_CLOSED_STATUS = 499;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Records every request that reaches it in request_log: who, which route pattern, the status and bytes
- * actually sent, and how long it took. Rows are buffered and written in one transaction every second or
- * every 200 rows, so that logging never adds a database write to a response.
+ * Records every request that reaches it in request_log: who (the user id is kept after the account is
+ * deleted), from which address, which route pattern, the status and bytes actually sent, and how long it
+ * took; and the security events noted on it (security-events.ts). Rows are buffered and written in one
+ * transaction every second or every 200 rows, so that logging never adds a database write to a response.
  */
 export function createRequestLog({ db, logger, retentionDays, batchSize = 200, flushIntervalMs = 1000, now = Date.now }: RequestLogDeps): RequestLog {
   const insertAll = createRequestLogWriter(db);
   const deleteOlderThan = db.prepare<[number]>('DELETE FROM request_log WHERE at < ?');
+  const deleteEventsOlderThan = db.prepare<[number]>('DELETE FROM security_events WHERE at < ?');
 
   let buffer: RequestLogEntry[] = [];
+  let events: SecurityEvent[] = [];
 
   function flush(): void {
     if (buffer.length === 0) return;
     const entries = buffer;
+    const noted = events;
     buffer = [];
+    events = [];
     try {
-      insertAll(entries);
+      insertAll(entries, noted);
     } catch (err) {
       // Losing some log rows is better than failing requests or crashing from a timer.
-      logger.error({ err, rows: entries.length }, 'request log write failed');
+      logger.error({ err, rows: entries.length, events: noted.length }, 'request log write failed');
     }
   }
 
   function prune(): void {
     try {
-      const { changes } = deleteOlderThan.run(now() - retentionDays * DAY_MS);
-      if (changes) logger.info({ deleted: changes, retentionDays }, 'request log pruned');
+      const cutoff = now() - retentionDays * DAY_MS;
+      const { changes } = deleteOlderThan.run(cutoff);
+      const { changes: eventChanges } = deleteEventsOlderThan.run(cutoff);
+      if (changes || eventChanges) logger.info({ deleted: changes, deletedEvents: eventChanges, retentionDays }, 'request log pruned');
     } catch (err) {
       logger.error({ err }, 'request log pruning failed');
     }
@@ -99,7 +109,9 @@ export function createRequestLog({ db, logger, retentionDays, batchSize = 200, f
         durationMs: Number(process.hrtime.bigint() - startedAt) / 1e6,
         bytes: bodyIsSent(req, res) ? bytes() : 0,
         requestId: req.id ?? '',
+        clientIp: clientAddress(req),
       });
+      if (req.securityEvents?.length) events.push(...req.securityEvents);
       if (buffer.length >= batchSize) flush();
     };
     res.once('finish', record);
@@ -172,20 +184,22 @@ function bodyIsSent(req: Request, res: Response): boolean {
   return req.method !== 'HEAD' && res.statusCode !== 204 && res.statusCode !== 304;
 }
 
-/** Writes log entries in one transaction; the request log's batches, and tests that seed a log. */
-export function createRequestLogWriter(db: Db): (entries: RequestLogEntry[]) => void {
-  // A user may be deleted between their request and the write (the account deletion request itself):
-  // the subquery records NULL then, instead of failing the batch on the foreign key.
-  const insert = db.prepare<[number, number | null, string, string, number, number, number, string]>(
-    `INSERT INTO request_log (at, user_id, method, route, status, duration_ms, bytes, request_id)
-     VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?, ?)`,
+/** Writes log entries and security events in one transaction; the request log's batches, and tests that seed a log. */
+export function createRequestLogWriter(db: Db): (entries: RequestLogEntry[], events?: SecurityEvent[]) => void {
+  // No foreign key on user_id (migrations/009): a user deleted between their request and the write (the
+  // account deletion request itself) keeps their id on the row, shown as "deleted user #id".
+  const insert = db.prepare<[number, number | null, string, string, number, number, number, string, string | null]>(
+    `INSERT INTO request_log (at, user_id, method, route, status, duration_ms, bytes, request_id, client_ip)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  const insertEvents = createSecurityEventWriter(db);
   // The (route, method, status) list the statistics walk (migrations/003); a no-op once the key is known.
   const insertKey = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO request_log_keys (route, method, status) VALUES (?, ?, ?)');
-  return db.transaction((entries: RequestLogEntry[]) => {
+  return db.transaction((entries: RequestLogEntry[], events: SecurityEvent[] = []) => {
+    insertEvents(events);
     const keys = new Set<string>();
     for (const e of entries) {
-      insert.run(e.at, e.userId, e.method, e.route, e.status, e.durationMs, e.bytes, e.requestId);
+      insert.run(e.at, e.userId, e.method, e.route, e.status, e.durationMs, e.bytes, e.requestId, e.clientIp ?? null);
       const key = `${e.status} ${e.method} ${e.route}`;
       if (!keys.has(key)) {
         keys.add(key);

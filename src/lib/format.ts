@@ -17,12 +17,3 @@ export function formatBytes(n: number): string {
 }
 
 export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** "24 Nov 2026 14:05:09" (UTC) from epoch ms or an ISO string; the date and the time each stay on one line. */
-export function formatTime(value: number | string | null): string {
-  if (value === null) return '–';
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  const day = [date.getUTCDate(), MONTHS[date.getUTCMonth()], date.getUTCFullYear()].join(NBSP);
-  return `${day} ${date.toISOString().slice(11, 19)}`;
-}

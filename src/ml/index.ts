@@ -4,14 +4,17 @@
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
+import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
 import type { ImageInputError } from './image-input.js';
 import { createMainThreadRunner, createWorkerPoolRunner, imageRefused, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
 export { prepareDigit, prepareDigitFromGray, digitInputPng } from './digit-image.js';
-export { prepareSignature, prepareSignatureFromGray } from './signature-image.js';
+export { prepareSignature, prepareSignatureFromGray, inkMapToPng } from './signature-image.js';
+export { cropImage, CropError, MIN_CROP_SIDE, type CropRect } from './image-crop.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
+export { decideSignature, type InconclusiveBand, type ReferenceChecks, type SignatureDecision } from './signature-decision.js';
 export {
   type BackgroundMode,
   type BackgroundOutput,
@@ -54,10 +57,19 @@ export interface SignatureModel {
   readonly card: ModelCard;
   /** The decision threshold from the model card, for scoreSignature. */
   readonly threshold: number;
+  /**
+   * Scores in this band around the threshold are inconclusive (models/signatures.json, decision.inconclusive_band).
+   * loadModels refuses a card without one; loadSignatureModel (eval CLIs) gives null, so that a new model can be measured to derive it.
+   */
+  readonly inconclusiveBand: InconclusiveBand | null;
+  /** When a new reference is a near-duplicate or an outlier (the card's reference_checks); null like the band. */
+  readonly referenceChecks: ReferenceChecks | null;
   /** Each image is 40,000 floats as prepareSignature returns them; one L2-normalised embedding per image, in order. */
   embed(images: Float32Array[]): Promise<Float32Array[]>;
   /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
   embedFiles(files: Uint8Array[], options?: ImageLimits): Promise<Float32Array[]>;
+  /** embedFiles that also gives back each ink map the model saw (40,000 floats, paper 0, ink up to 1), to show it. */
+  embedFilesWithInkMaps(files: Uint8Array[], options?: ImageLimits): Promise<{ embedding: Float32Array; inkMap: Float32Array }[]>;
   /** Answers the requests already made, then stops the workers (shared with the digit model under loadModels). */
   close(): Promise<void>;
 }
@@ -127,12 +139,26 @@ function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimit
   };
 }
 
-function signatureModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
+interface DecisionRules {
+  band: InconclusiveBand | null;
+  checks: ReferenceChecks | null;
+}
+
+function signatureModel(card: ModelCard, { band, checks }: DecisionRules, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
   return {
     card,
     threshold: card.threshold!,
+    inconclusiveBand: band,
+    referenceChecks: checks,
     embed: (images) => runner.run(SIGNATURES, images),
     embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
+    async embedFilesWithInkMaps(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      // The first refused file fails the call, as embedFiles does.
+      return (await runner.readFiles(SIGNATURES, files, maxPixels)).map((reading) => {
+        if ('refused' in reading) throw imageRefused(reading.refused, reading.message);
+        return { embedding: reading.output, inkMap: reading.input };
+      });
+    },
     close,
   };
 }
@@ -146,12 +172,24 @@ async function readDigitFile(modelsDir: string) {
   return file;
 }
 
-async function readSignatureFile(modelsDir: string) {
+/** requireBand: the app needs the card's decision rules; the eval CLIs do not, so that a new model can be measured to derive them. */
+async function readSignatureFile(modelsDir: string, { requireBand }: { requireBand: boolean }) {
   const file = await readModelFile(modelsDir, SIGNATURES);
-  if (file.card.threshold === undefined) {
+  const threshold = file.card.threshold;
+  if (threshold === undefined) {
     throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} has no "threshold"; a signature model needs one to decide.`);
   }
-  return file;
+  const rules: DecisionRules = { band: null, checks: null };
+  try {
+    rules.band = inconclusiveBandOf(file.card, threshold);
+    rules.checks = referenceChecksOf(file.card);
+  } catch (error) {
+    if (requireBand) {
+      const cardPath = file.displayPath.replace(/\.onnx$/, '.json');
+      throw new ModelLoadError(cardPath, `${cardPath} ${(error as Error).message}; see "Signatures" in models/README.md.`);
+    }
+  }
+  return { ...file, rules };
 }
 
 /** Loads only the digit model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
@@ -163,9 +201,9 @@ export async function loadDigitModel(modelsDir: string, options: RunnerOptions =
 
 /** Loads only the signature model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
 export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
-  const file = await readSignatureFile(modelsDir);
+  const file = await readSignatureFile(modelsDir, { requireBand: false });
   const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
-  return signatureModel(file.card, runner, options, () => runner.close());
+  return signatureModel(file.card, file.rules, runner, options, () => runner.close());
 }
 
 /**
@@ -173,12 +211,12 @@ export async function loadSignatureModel(modelsDir: string, options: RunnerOptio
  * every worker holds a warmed-up session of each model, so the two models share the cores instead of fighting over them.
  */
 export async function loadModels({ modelsDir, ...options }: LoadOptions): Promise<Models> {
-  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir)]);
+  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir, { requireBand: true })]);
   const runner = await startRunner([modelSpec(DIGITS, digitsFile), modelSpec(SIGNATURES, signaturesFile)], options);
   const close = () => runner.close();
   return {
     digits: digitModel(digitsFile.card, runner, options, close),
-    signatures: signatureModel(signaturesFile.card, runner, options, close),
+    signatures: signatureModel(signaturesFile.card, signaturesFile.rules, runner, options, close),
     versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
     close,
   };

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ImageInputError } from './image-input.js';
 import type { SignatureModel } from './index.js';
 import { prepareSignature } from './signature-image.js';
+import { countDecisions, threeWayFigures, type DecisionCounts, type ThreeWayFigures } from './signature-decision.js';
 import { equalErrorRate, errorRatesAt, scoreSignature, scoringRuleOf } from './signature-score.js';
 
 const EMBED_BATCH = 32;
@@ -47,7 +48,24 @@ export interface SignatureEvaluation {
   frr: number;
   /** Questioned comparisons: genuine, skilled and random forgeries. */
   n: { genuine: number; skilled: number; random: number; writers: number; skipped_files: number };
+  /** The three-way decision at the card's inconclusive band; null when the card has none yet. */
+  decisions: (ThreeWayFigures & { random: DecisionCounts }) | null;
   writers: WriterResult[];
+  /** Every genuine and skilled-forgery comparison (random forgeries are only counted), in writer and file order. */
+  questioned: QuestionedScore[];
+}
+
+export interface QuestionedScore {
+  writer: string;
+  /** Path of the questioned file. */
+  file: string;
+  kind: 'genuine' | 'skilled';
+  score: number;
+}
+
+interface EmbeddedFile {
+  file: string;
+  embedding: Float32Array;
 }
 
 interface WriterFiles {
@@ -92,24 +110,25 @@ class Embedder {
     private readonly options: SignatureEvaluationOptions,
   ) {}
 
-  async embedAll(files: string[]): Promise<Float32Array[]> {
-    const prepared: Float32Array[] = [];
+  async embedAll(files: string[]): Promise<EmbeddedFile[]> {
+    const prepared: { file: string; input: Float32Array }[] = [];
     for (let start = 0; start < files.length; start += PREPARE_CONCURRENCY) {
       const chunk = files.slice(start, start + PREPARE_CONCURRENCY);
       const outcomes = await Promise.all(chunk.map((file) => this.prepare(file)));
       // Duplicates are judged in file order, so the first copy is the one kept, as in the training export.
-      for (const outcome of outcomes) {
-        if (!outcome) continue;
-        if (this.seen.has(outcome.sha256)) continue;
+      outcomes.forEach((outcome, i) => {
+        if (!outcome || this.seen.has(outcome.sha256)) return;
         this.seen.add(outcome.sha256);
-        prepared.push(outcome.input);
-      }
+        prepared.push({ file: chunk[i]!, input: outcome.input });
+      });
     }
-    const embeddings: Float32Array[] = [];
+    const embedded: EmbeddedFile[] = [];
     for (let start = 0; start < prepared.length; start += EMBED_BATCH) {
-      embeddings.push(...(await this.model.embed(prepared.slice(start, start + EMBED_BATCH))));
+      const batch = prepared.slice(start, start + EMBED_BATCH);
+      const embeddings = await this.model.embed(batch.map((item) => item.input));
+      embedded.push(...batch.map((item, i) => ({ file: item.file, embedding: embeddings[i]! })));
     }
-    return embeddings;
+    return embedded;
   }
 
   private async prepare(file: string): Promise<{ sha256: string; input: Float32Array } | null> {
@@ -135,7 +154,7 @@ export async function evaluateSignatureFolder(
   const rule = scoringRuleOf(model.card);
   const threshold = model.threshold;
   const k = options.references;
-  const embedded: { writer: string; genuine: Float32Array[]; forged: Float32Array[]; skipped: number }[] = [];
+  const embedded: { writer: string; genuine: EmbeddedFile[]; forged: EmbeddedFile[]; skipped: number }[] = [];
   for (const files of await writerFolders(root, options.writers)) {
     // Deduplication is per writer and kind, as in the training export.
     const genuineEmbedder = new Embedder(model, options);
@@ -152,12 +171,15 @@ export async function evaluateSignatureFolder(
 
   const scores = { genuine: [] as number[], skilled: [] as number[], random: [] as number[] };
   const writers: WriterResult[] = [];
+  const questioned: QuestionedScore[] = [];
   for (const writer of usable) {
-    const references = writer.genuine.slice(0, k);
-    const scoreAll = (questioned: Float32Array[]) => questioned.map((q) => scoreSignature(q, references, threshold, rule).score);
+    const references = writer.genuine.slice(0, k).map((item) => item.embedding);
+    const scoreAll = (files: EmbeddedFile[]) => files.map((q) => scoreSignature(q.embedding, references, threshold, rule).score);
     const genuine = scoreAll(writer.genuine.slice(k));
     const skilled = scoreAll(writer.forged);
     const random = scoreAll(usable.filter((other) => other !== writer).flatMap((other) => other.genuine));
+    writer.genuine.slice(k).forEach((item, i) => questioned.push({ writer: writer.writer, file: item.file, kind: 'genuine', score: genuine[i]! }));
+    writer.forged.forEach((item, i) => questioned.push({ writer: writer.writer, file: item.file, kind: 'skilled', score: skilled[i]! }));
     scores.genuine.push(...genuine);
     scores.skilled.push(...skilled);
     scores.random.push(...random);
@@ -168,6 +190,7 @@ export async function evaluateSignatureFolder(
     throw new Error(`${root}: not enough usable signatures to evaluate (need writers with more than ${k} genuine files, and forged files).`);
   }
   const skilledRates = errorRatesAt(threshold, scores.genuine, scores.skilled);
+  const band = model.inconclusiveBand;
   return {
     rule,
     threshold,
@@ -184,6 +207,8 @@ export async function evaluateSignatureFolder(
       writers: usable.length,
       skipped_files: embedded.reduce((sum, w) => sum + w.skipped, 0),
     },
+    decisions: band && { ...threeWayFigures(scores.genuine, scores.skilled, band), random: countDecisions(scores.random, band) },
     writers,
+    questioned,
   };
 }

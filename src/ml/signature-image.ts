@@ -52,6 +52,15 @@ export async function prepareSignatureFromGray(image: GrayImage): Promise<Float3
   return input;
 }
 
+/** An ink map as prepareSignature returns it, as a 200x200 8-bit greyscale PNG (ink light on black, as the model sees it). */
+export function inkMapToPng(inkMap: Float32Array): Promise<Buffer> {
+  const side = SIGNATURE_SIDE;
+  if (inkMap.length !== side * side) throw new RangeError(`An ink map has ${side * side} values, got ${inkMap.length}.`);
+  const levels = Buffer.alloc(inkMap.length);
+  for (let i = 0; i < inkMap.length; i++) levels[i] = Math.round(255 * Math.min(1, Math.max(0, inkMap[i]!)));
+  return sharp(levels, { raw: { width: side, height: side, channels: 1 } }).png({ compressionLevel: 4 }).toBuffer();
+}
+
 async function shrinkAndBlur({ data, width, height }: GrayImage): Promise<GrayImage> {
   let pipeline = sharp(data, { raw: { width, height, channels: 1 } });
   if (Math.max(width, height) > WORKING_SIDE) {

@@ -20,7 +20,8 @@ export const fileFromBytes = (name: string, bytes: Uint8Array): IncomingFile => 
 
 export interface FileRefusal {
   name: string;
-  reason: ImageRefusalReason;
+  /** The store's ImageRefusalReason, or a feature's own check of the content (signatures refuse blank images: no_ink). */
+  reason: ImageRefusalReason | (string & {});
   message: string;
 }
 
@@ -211,6 +212,9 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
     },
 
     usage: (userId: number): StorageUsage => ({ usedBytes: repo.usage(userId), quotaBytes }),
+
+    /** Every user's bytes on disk (originals and thumbnails), for the admin user pages. */
+    usageByUser: () => repo.usageByUser(),
 
     /** After an account is deleted (its rows went with it, ON DELETE CASCADE): its files go too. */
     removeUser: (userId: number) => files.removeUser(userId),

@@ -5,3 +5,4 @@
 export { createImageStore, fileFromBytes, ImagesRefusedError, SWEEP_GRACE_MS, type FileRefusal, type ImageStore, type IncomingFile, type StorageUsage } from './image-store.js';
 export { MIME_TYPES, THUMBNAIL_SIDE, MAX_FRAMES, type ImageRefusalReason } from './image-check.js';
 export type { StoredImage } from './stored-images.repo.js';
+export { backupDatabaseAndImages, type BackupResult } from './backup.js';

@@ -31,7 +31,9 @@ export function createStoredImagesRepo(db: Db) {
     addReferences: db.prepare('UPDATE stored_images SET ref_count = ref_count + ? WHERE user_id = ? AND id = ?'),
     deleteUnreferenced: db.prepare('DELETE FROM stored_images WHERE user_id = ? AND id = ? AND ref_count <= 0 RETURNING file, thumbnail_file AS thumbnailFile'),
     usage: db.prepare('SELECT COALESCE(SUM(bytes + thumbnail_bytes), 0) FROM stored_images WHERE user_id = ?').pluck(),
+    usageByUser: db.prepare('SELECT user_id AS userId, SUM(bytes + thumbnail_bytes) AS bytes FROM stored_images GROUP BY user_id'),
     filesOfUser: db.prepare('SELECT file, thumbnail_file AS thumbnailFile FROM stored_images WHERE user_id = ?'),
+    allFiles: db.prepare('SELECT file, thumbnail_file AS thumbnailFile FROM stored_images'),
   };
 
   return {
@@ -46,6 +48,12 @@ export function createStoredImagesRepo(db: Db) {
     deleteIfUnreferenced: (userId: number, id: number) => statements.deleteUnreferenced.get(userId, id) as { file: string; thumbnailFile: string } | undefined,
     /** Bytes on disk for the user: originals and thumbnails. */
     usage: (userId: number) => statements.usage.get(userId) as number,
+    /** Every user's bytes on disk, at once (the admin user pages). */
+    usageByUser: () => new Map((statements.usageByUser.all() as { userId: number; bytes: number }[]).map((row) => [row.userId, row.bytes])),
+    /** Every file path any row claims (what a backup copies). */
+    allFiles(): string[] {
+      return (statements.allFiles.all() as { file: string; thumbnailFile: string }[]).flatMap((row) => [row.file, row.thumbnailFile]);
+    },
     /** Every file path the user's rows claim (the start-up sweep keeps these). */
     filesOfUser(userId: number): Set<string> {
       const rows = statements.filesOfUser.all(userId) as { file: string; thumbnailFile: string }[];

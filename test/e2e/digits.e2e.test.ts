@@ -47,7 +47,7 @@ describe('digit recognition in a real browser', { skip: missingBrowser }, () => 
 
   before(async () => {
     models = await shippedDigitModels();
-    t = createTestApp({ models: models.appModels });
+    t = createTestApp({ ...models.deps });
     server = http.createServer(t.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Express } from 'express';
 import request from 'supertest';
+import { setupCodeOf } from './test-app.js';
 
 export type Agent = ReturnType<typeof request.agent>;
 
@@ -39,11 +40,21 @@ export async function signIn(app: Express, { username, password }: { username: s
   return agent;
 }
 
-/** Registers through the real form and returns the agent, signed in as the new user. */
-export async function registerVia(app: Express, { username, password }: { username: string; password: string }): Promise<Agent> {
+/**
+ * Registers through the real form and returns the agent, signed in as the new user. On a fresh app (no
+ * administrator yet) the form asks for the setup code, which a test app exposes: that user becomes the
+ * administrator, as the first account always did.
+ */
+export async function registerVia(app: Express, { username, password, invite }: { username: string; password: string; invite?: string }): Promise<Agent> {
   const agent = request.agent(app);
-  const token = await csrfToken(agent, '/register');
-  const res = await agent.post('/register').type('form').send({ username, password, confirmPassword: password, _csrf: token });
+  const page = await agent.get(invite ? `/register?invite=${encodeURIComponent(invite)}` : '/register');
+  const token = csrfFromHtml(page.text);
+  assert.ok(token, 'no CSRF token on /register');
+  const setupCode = page.text.includes('name="setupCode"') ? (setupCodeOf(app) ?? '') : undefined;
+  const res = await agent
+    .post('/register')
+    .type('form')
+    .send({ username, password, confirmPassword: password, _csrf: token, ...(setupCode !== undefined ? { setupCode } : {}), ...(invite ? { invite } : {}) });
   assert.equal(res.status, 302, `registration of ${username} failed with ${res.status}`);
   return agent;
 }

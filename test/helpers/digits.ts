@@ -27,8 +27,8 @@ export function drawnDigitPng(digit: number, { stroke = 12 } = {}): Promise<Buff
 /** A blank canvas: what the pad sends before anything is drawn. */
 export const blankCanvasPng = () => sharp({ create: { width: 280, height: 280, channels: 3, background: '#ffffff' } }).png().toBuffer();
 
-/** The shipped digit model in one worker, for an app under test (`models` of createTestApp); close it after. */
+/** The shipped models in one worker, for an app under test (`...deps` into createTestApp); close them after. */
 export async function shippedDigitModels() {
   const models = await loadModels({ modelsDir: shippedModelsDir, workers: 1, intraOpNumThreads: 1 });
-  return { appModels: { versions: models.versions, digits: models.digits }, close: () => models.close() };
+  return { deps: { models: { versions: models.versions }, ml: models }, close: () => models.close() };
 }

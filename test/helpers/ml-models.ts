@@ -45,3 +45,15 @@ export function noiseImage(size: number, seed: number): Float32Array {
   }
   return image;
 }
+
+/** The two signature sets of ../shared/datasets (or INKWELL_DATASETS_DIR), for the tests that measure the shipped model on them. */
+export const datasetsDir = process.env.INKWELL_DATASETS_DIR ?? path.join(projectRoot, '../shared/datasets');
+export const SIGNATURE_SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
+
+/** Why the held-out signature tests cannot run here (to print and skip), or false. */
+export function signatureDataSkipReason(): string | false {
+  if (!SIGNATURE_SETS.every((set) => existsSync(path.join(datasetsDir, 'signatures', set)))) {
+    return `signature sets not found in ${path.join(datasetsDir, 'signatures')} (set INKWELL_DATASETS_DIR)`;
+  }
+  return hasShippedModel('signatures') ? false : 'models/signatures.onnx or models/signatures.json is missing';
+}

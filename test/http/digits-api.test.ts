@@ -34,7 +34,7 @@ describe('digit recognition API', () => {
   let admin: string;
   before(async () => {
     models = await shippedDigitModels();
-    t = createTestApp({ models: models.appModels, env: { DIGITS_BATCH_MAX_FILES: '5', UPLOAD_MAX_FILE_MB: '1' } });
+    t = createTestApp({ ...models.deps, env: { DIGITS_BATCH_MAX_FILES: '5', UPLOAD_MAX_FILE_MB: '1' } });
     admin = await bearerFor(t.app, await t.createUser({ username: 'root', role: 'admin' }));
     alice = await bearerFor(t.app, await t.createUser({ username: 'alice' }));
     bob = await bearerFor(t.app, await t.createUser({ username: 'bob' }));
@@ -337,7 +337,7 @@ describe('digit history export and review queue on many predictions', () => {
 
   it('when a prediction is made after the seeded rows, then it gets the next id', async () => {
     const models = await shippedDigitModels();
-    const withModel = createTestApp({ models: models.appModels });
+    const withModel = createTestApp({ ...models.deps });
     try {
       const user = await withModel.createUser({ username: 'next' });
       withModel.db.prepare(`INSERT INTO digit_predictions (id, user_id, source, digit, confidence, probabilities, model_version, created_at) VALUES (500, ?, 'api', 1, 0.9, '[]', '1', '2026-01-01T00:00:00Z')`).run(user.id);

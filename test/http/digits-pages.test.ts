@@ -33,7 +33,7 @@ describe('digit recognition pages', () => {
   let agent: Agent;
   before(async () => {
     models = await shippedDigitModels();
-    t = createTestApp({ models: models.appModels });
+    t = createTestApp({ ...models.deps });
     agent = await signInForDrawing(t.app, await t.createUser({ username: 'pat' }));
   });
   after(async () => {

@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import express from 'express';
 import request from 'supertest';
 import { CLIENT_CLOSED_STATUS, createRequestLog, createRequestLogWriter, UNMATCHED_ROUTE, type RequestLogEntry } from '../../src/http/request-log.js';
+import { errorHandler } from '../../src/http/error-handler.js';
 import { requestContext } from '../../src/http/request-context.js';
 import { createLogger } from '../../src/logger.js';
 import { csrfToken, signIn } from '../helpers/agent.js';
@@ -94,9 +95,9 @@ describe('request log in the app', () => {
   });
 
   it('when JSON is answered, then the bytes counted are the body length', async () => {
-    const res = await request(t.app).get('/health').expect(200);
+    const res = await request(t.app).get('/api/openapi.json').expect(200);
     const row = await logRowFor(t, res.headers['x-request-id']);
-    assert.deepEqual([row.route, row.status, row.bytes], ['/health', 200, Buffer.byteLength(res.text)]);
+    assert.deepEqual([row.route, row.status, row.bytes], ['/api/openapi.json', 200, Buffer.byteLength(res.text)]);
   });
 
   it('when static files are fetched, then they are not recorded', async () => {
@@ -117,10 +118,16 @@ describe('request log on a failing app', () => {
   });
   after(() => t.close());
 
-  it('when a route fails with a 500, then the log holds the 500 and its route', async () => {
+  it('when the readiness check fails with a 500, then it is counted apart as a failed health check, not in the request log', async () => {
     const res = await request(t.app).get('/ready').expect(500);
-    const row = await logRowFor(t, res.headers['x-request-id']);
-    assert.deepEqual([row.route, row.status], ['/ready', 500]);
+    await request(t.app).get('/health').expect(200);
+    const admin = await t.createUser({ username: 'probeadmin', role: 'admin' });
+    const page = await (await signIn(t.app, admin)).get('/admin').expect(200);
+    assert.match(page.text, /<tr data-probe="\/ready"><td><code>\/ready<\/code><\/td><td data-col="ok">0<\/td><td data-col="failed">1<\/td>/);
+    assert.match(page.text, /<tr data-probe="\/health"><td><code>\/health<\/code><\/td><td data-col="ok">1<\/td><td data-col="failed">0<\/td>/);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(t.db.prepare("SELECT count(*) FROM request_log WHERE route IN ('/ready', '/health')").pluck().get(), 0);
+    assert.ok(res.headers['x-request-id']);
   });
 });
 
@@ -150,6 +157,10 @@ describe('request log batching and retention', () => {
       res.write(Buffer.from('défg'));
       res.end('h');
     });
+    app.get('/fails/:id', () => {
+      throw new Error('a fault of ours');
+    });
+    app.use(errorHandler(silent, 1024));
     return app;
   }
 
@@ -200,6 +211,16 @@ describe('request log batching and retention', () => {
     log.close();
   });
 
+  it('when a route fails with a 500, then the log holds the 500 and its route', async () => {
+    t.db.exec("DELETE FROM request_log WHERE request_id LIKE 'unit-%'");
+    const log = createRequestLog({ db: t.db, logger: silent, retentionDays: 90, flushIntervalMs: 60_000 });
+    await request(appWith(log)).get('/fails/3').set('Accept', 'application/json').expect(500);
+    log.flush();
+    const row = t.db.prepare<[], LogRow>("SELECT * FROM request_log WHERE request_id LIKE 'unit-%'").get();
+    assert.deepEqual([row?.route, row?.status], ['/fails/:id', 500]);
+    log.close();
+  });
+
   it('when a HEAD request is answered, then no body bytes are counted', async () => {
     t.db.exec("DELETE FROM request_log WHERE request_id LIKE 'unit-%'");
     const log = createRequestLog({ db: t.db, logger: silent, retentionDays: 90, flushIntervalMs: 60_000 });
@@ -230,11 +251,13 @@ describe('request log batching and retention', () => {
     assert.deepEqual(t.db.prepare('SELECT request_id FROM request_log ORDER BY at').pluck().all(), ['recent', 'today']);
   });
 
-  it('when the user of a buffered row is deleted before the write, then the row is kept without a user', async () => {
+  it('when the user of a buffered row is deleted before the write, then the row keeps the user id', async () => {
     t.db.exec('DELETE FROM request_log');
     const user = await t.createUser();
     t.db.prepare('DELETE FROM users WHERE id = ?').run(user.id);
     createRequestLogWriter(t.db)([{ at: Date.now(), userId: user.id, method: 'POST', route: '/account/delete', status: 302, durationMs: 5, bytes: 0, requestId: 'gone' }]);
-    assert.deepEqual(t.db.prepare('SELECT user_id, route FROM request_log').all(), [{ user_id: null, route: '/account/delete' }]);
+    // The row keeps the numeric id (shown as "deleted user #id"), and the id is never given to a new account.
+    assert.deepEqual(t.db.prepare('SELECT user_id, route FROM request_log').all(), [{ user_id: user.id, route: '/account/delete' }]);
+    assert.ok((await t.createUser()).id > user.id);
   });
 });

@@ -52,6 +52,19 @@ describe('loading a model', () => {
     assert.match(error.message, /digits\.json is not valid JSON/);
   });
 
+  test('when the signature card has no inconclusive band, then the app\'s loadModels refuses it and the eval loader reads it without one', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const card = scratch.readCard('signatures');
+    delete card.decision;
+    scratch.writeCard('signatures', card);
+    const error = await loadError(() => loadModels({ modelsDir: scratch.dir, workers: 1 }));
+    assert.match(error.message, /signatures\.json has no decision\.inconclusive_band/);
+    const model = await loadSignatureModel(scratch.dir, { workers: 1 });
+    assert.equal(model.inconclusiveBand, null);
+    await model.close();
+  });
+
   test('when the card lacks the sha256, then the error names the card and the field', async () => {
     const scratch = copyFixtureModels();
     after(() => scratch.remove());
@@ -206,6 +219,19 @@ describe('image files prepared and run in the workers', () => {
     const [expected] = await models.signatures.embed([await prepareSignature(file, { maxPixels: 1_000_000 })]);
     const [actual] = await models.signatures.embedFiles([file]);
     assertRowsClose(actual!, expected!);
+  });
+
+  test('embedFilesWithInkMaps gives the same embeddings and, beside them, the ink maps prepareSignature makes', async () => {
+    const files = [
+      await penDrawing(600, 200, 'M 40 150 C 120 20, 200 190, 300 100 S 480 40, 560 150'),
+      await penDrawing(500, 300, 'M 30 200 L 250 60 L 470 240'),
+    ];
+    const results = await models.signatures.embedFilesWithInkMaps(files);
+    const embeddings = await models.signatures.embedFiles(files);
+    for (const [i, file] of files.entries()) {
+      assertRowsClose(results[i]!.embedding, embeddings[i]!);
+      assert.deepEqual(results[i]!.inkMap, await prepareSignature(file, { maxPixels: 1_000_000 }));
+    }
   });
 
   test('a refused file comes back from the worker as an ImageInputError with its reason', async () => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadSignatureModel, type SignatureModel } from '../../src/ml/index.js';
 import { evaluateSignatureFolder } from '../../src/ml/signature-evaluation.js';
-import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
+import { datasetsDir, shippedModelsDir, SIGNATURE_SETS, signatureDataSkipReason } from '../helpers/ml-models.js';
 
 /*
  * The shipped signature model on the held-out writers its card lists, through the production path
@@ -13,16 +12,9 @@ import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
  * measured at training time on the same writers with the same protocol.
  */
 
-const datasetsDir = process.env.INKWELL_DATASETS_DIR ?? fileURLToPath(new URL('../../../shared/datasets', import.meta.url));
-const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
 /** Percentage points the production path may differ from the card: ONNX Runtime vs PyTorch float rounding moves a few scores across. */
 const TOLERANCE = 0.01;
-
-const skipReason = !SETS.every((set) => existsSync(path.join(datasetsDir, 'signatures', set)))
-  ? `signature sets not found in ${path.join(datasetsDir, 'signatures')} (set INKWELL_DATASETS_DIR)`
-  : !hasShippedModel('signatures')
-    ? 'models/signatures.onnx or models/signatures.json is missing'
-    : false;
+const skipReason = signatureDataSkipReason();
 if (skipReason) console.log(`skipping the signature model tests: ${skipReason}`);
 
 interface SetFigures {
@@ -48,7 +40,7 @@ describe('the shipped signature model', { skip: skipReason }, () => {
   });
   after(() => model?.close());
 
-  for (const set of SETS) {
+  for (const set of SIGNATURE_SETS) {
     test(`when run through the production path on the held-out writers of ${set}, then it matches its card`, async () => {
       const claimed = card.evaluation.test_held_out_writers[set]!;
       const measured = await evaluateSignatureFolder(path.join(datasetsDir, 'signatures', set), model, {

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { ApiErrorSchema, apiRoute, z, type ApiRoutes } from '../../http/openapi.js';
-import type { TokenService } from './tokens.js';
+import { noteSecurityEvent } from '../../http/security-events.js';
+import { TokenAuthError, type TokenService } from './tokens.js';
 
 // Sign-in input is not checked against the registration rules (an old account may predate them); only that
 // both fields are there and short enough to be worth a bcrypt comparison.
@@ -45,7 +46,16 @@ export function declareAccountsApi(api: ApiRoutes, { tokens, loginRateLimit }: {
         401: { description: 'Incorrect username or password (the same answer for both).', schema: ApiErrorSchema },
       },
     },
-    ({ body }) => tokens.issueForCredentials(body.username, body.password),
+    async ({ body, req }) => {
+      try {
+        return await tokens.issueForCredentials(body.username, body.password);
+      } catch (err) {
+        if (err instanceof TokenAuthError && err.failure === 'invalid_credentials') {
+          noteSecurityEvent(req, { kind: 'login_failed', username: body.username, detail: 'API token request' });
+        }
+        throw err;
+      }
+    },
   );
 
   apiRoute(

@@ -47,6 +47,17 @@ export const changePasswordSchema = z
     message: 'The two passwords do not match.',
   });
 
+/** A new password without the current one: replacing a temporary password, or from a reset link. */
+export const newPasswordSchema = z
+  .object({
+    newPassword: passwordSchema,
+    confirmPassword: z.string({ message: 'Repeat the new password.' }),
+  })
+  .refine((input) => input.newPassword === input.confirmPassword, {
+    path: ['confirmPassword'],
+    message: 'The two passwords do not match.',
+  });
+
 export type RegisterInput = z.input<typeof registerSchema>;
 
 /** Parses with a schema or throws a ValidationError naming each offending field (the first message per field). */

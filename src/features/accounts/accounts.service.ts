@@ -1,7 +1,8 @@
 import bcrypt from 'bcrypt';
 import type { Db } from '../../db/database.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../http/errors.js';
-import { changePasswordSchema, parseOrThrow, passwordSchema, registerSchema, usernameSchema, type RegisterInput } from './accounts.schemas.js';
+import { changePasswordSchema, newPasswordSchema, parseOrThrow, passwordSchema, registerSchema, usernameSchema, type RegisterInput } from './accounts.schemas.js';
+import { passwordWeakness } from './password-strength.js';
 import { createUsersRepo, type Role, type UserRecord } from './users.repo.js';
 
 /** What the rest of the app knows of a signed-in user (req.user). */
@@ -9,6 +10,8 @@ export interface AccountUser {
   id: number;
   username: string;
   role: Role;
+  /** Signed in with a temporary password set by an administrator: every page asks for a new one first. */
+  mustChangePassword?: boolean;
 }
 
 /** One row of the administrators' user list: everything but the password hash. */
@@ -21,7 +24,7 @@ export interface UserSummary {
   lastLoginAt: string | null;
 }
 
-export const toAccountUser = ({ id, username, role }: UserRecord): AccountUser => ({ id, username, role });
+export const toAccountUser = ({ id, username, role, mustChangePassword }: UserRecord): AccountUser => ({ id, username, role, mustChangePassword });
 
 const toSummary = ({ id, username, role, disabled, createdAt, lastLoginAt }: UserRecord): UserSummary => ({
   id,
@@ -35,6 +38,12 @@ const toSummary = ({ id, username, role, disabled, createdAt, lastLoginAt }: Use
 const TAKEN_MESSAGE = 'This username is already taken.';
 const LAST_ADMIN_DELETE_MESSAGE =
   'You are the last active administrator. Make someone else an administrator before deleting your account.';
+
+/** Throws a ValidationError on `field` when the password is too easy to guess (see password-strength.ts). */
+export function assertStrongPassword(password: string, username: string, field: string): void {
+  const weakness = passwordWeakness(password, username);
+  if (weakness) throw new ValidationError('Please correct the marked fields.', { [field]: weakness });
+}
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 
@@ -105,28 +114,47 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
     },
 
     /**
-     * Self-service sign-up. The very first account becomes admin. Throws ValidationError (fields) for bad
-     * input and ConflictError when the name is taken in any letter case.
+     * Sign-up with a role that the registration rules chose (see registration.service.ts). `claim` runs in the
+     * transaction that inserts the account (using up an invite or the setup code); when it throws, no account
+     * is made. Throws ValidationError (fields) for bad input and ConflictError when the name is taken in any case.
      */
-    async register(input: RegisterInput): Promise<AccountUser> {
+    async register(input: RegisterInput, { role = 'user', claim }: { role?: Role; claim?: (userId: number) => void } = {}): Promise<AccountUser> {
       const { username, password } = parseOrThrow(registerSchema, input);
+      assertStrongPassword(password, username, 'password');
       // Checked before hashing so that a taken name answers fast; the UNIQUE index still decides under a race.
       if (users.findByUsername(username)) throw new ConflictError(TAKEN_MESSAGE);
       const hash = await hashPassword(password);
-      return toAccountUser(insertOrConflict(() => users.insertWithFirstAdmin(username, hash)));
+      return toAccountUser(
+        insertOrConflict(() =>
+          db.transaction(() => {
+            const user = users.insert(username, hash, role);
+            claim?.(user.id);
+            return user;
+          })(),
+        ),
+      );
     },
 
-    /** An account made by an operator (CLI) with a chosen role; same rules for names and passwords. */
-    async createUser(input: { username: string; password: string; role: Role }): Promise<AccountUser> {
+    /**
+     * An account made by an operator (the CLI, or an administrator with a generated temporary password);
+     * same rules for names and passwords.
+     */
+    async createUser(input: { username: string; password: string; role: Role; temporary?: boolean }): Promise<AccountUser> {
       const username = parseOrThrow(usernameSchema, input.username, 'The username is not valid.');
       const password = parseOrThrow(passwordSchema, input.password, 'The password is not valid.');
+      assertStrongPassword(password, username, 'password');
       if (users.findByUsername(username)) throw new ConflictError(TAKEN_MESSAGE);
       const hash = await hashPassword(password);
-      return toAccountUser(insertOrConflict(() => users.insert(username, hash, input.role)));
+      return toAccountUser(insertOrConflict(() => users.insert(username, hash, input.role, { mustChangePassword: input.temporary ?? false })));
     },
 
     findByUsername(username: string): UserSummary | null {
       const user = users.findByUsername(username.trim());
+      return user ? toSummary(user) : null;
+    },
+
+    findUser(id: number): UserSummary | null {
+      const user = users.findById(id);
       return user ? toSummary(user) : null;
     },
 
@@ -184,6 +212,7 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
       if (!(await bcrypt.compare(input.currentPassword, user.passwordHash))) {
         throw new ValidationError('Please correct the marked fields.', { currentPassword: 'The current password is not correct.' });
       }
+      assertStrongPassword(input.newPassword, user.username, 'newPassword');
       const hash = await hashPassword(input.newPassword);
       db.transaction(() => {
         users.setPasswordHash(userId, hash);
@@ -191,16 +220,59 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
       })();
     },
 
-    /** Sets a new password without knowing the old one (the operator's CLI) and ends the user's sessions. */
-    async resetPassword(userId: number, password: string): Promise<void> {
+    /**
+     * Sets a new password without knowing the old one (the operator's CLI, a reset link, or an administrator's
+     * temporary password) and ends the user's sessions. `temporary`: the user must change it at the next sign-in.
+     */
+    async resetPassword(userId: number, password: string, { temporary = false, field = 'password' } = {}): Promise<void> {
       const valid = parseOrThrow(passwordSchema, password, 'The password is not valid.');
-      requireUser(userId);
+      assertStrongPassword(valid, requireUser(userId).username, field);
       const hash = await hashPassword(valid);
+      db.transaction(() => {
+        users.setPasswordHash(userId, hash, { temporary });
+        users.endSessions(userId);
+      })();
+    },
+
+    /**
+     * The user's own password in place of a temporary one, right after signing in with it (so the temporary
+     * one is not asked again); it must differ from it. Other sessions end, like any password change.
+     */
+    async replaceTemporaryPassword(userId: number, next: string, confirm: string): Promise<void> {
+      const input = parseOrThrow(newPasswordSchema, { newPassword: next, confirmPassword: confirm });
+      const user = requireUser(userId);
+      if (!user.mustChangePassword) throw new ValidationError('Your password is not a temporary one; change it on your account page.');
+      assertStrongPassword(input.newPassword, user.username, 'newPassword');
+      if (await bcrypt.compare(input.newPassword, user.passwordHash)) {
+        throw new ValidationError('Please correct the marked fields.', { newPassword: 'Choose a password of your own, not the temporary one.' });
+      }
+      const hash = await hashPassword(input.newPassword);
       db.transaction(() => {
         users.setPasswordHash(userId, hash);
         users.endSessions(userId);
       })();
     },
+
+    /**
+     * An administrator deletes another account and everything in it. Refused for one's own account (the
+     * account page does that, with the password) and for the last active administrator.
+     */
+    async deleteUser(actor: AccountUser | null, userId: number): Promise<UserSummary> {
+      requireAdminActor(actor);
+      const deleted = db.transaction(() => {
+        const user = requireUser(userId);
+        if (actor?.id === userId) throw new ValidationError('Delete your own account from your account page.');
+        if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) throw new ValidationError(`${user.username} is the last active administrator and cannot be deleted.`);
+        users.endSessions(userId);
+        users.remove(userId);
+        return toSummary(user);
+      })();
+      await afterAccountDeleted?.(userId);
+      return deleted;
+    },
+
+    /** Whether no active administrator exists yet: the first start, when registering needs the setup code. */
+    needsFirstAdmin: () => users.countActiveAdmins() === 0,
 
     /** Whether deleting this account is refused because it is the last active admin (for the page to explain). */
     isLastActiveAdmin(userId: number): boolean {

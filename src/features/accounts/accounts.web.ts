@@ -1,10 +1,13 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { ConflictError, ValidationError, type FieldErrors } from '../../http/errors.js';
+import { noteSecurityEvent } from '../../http/security-events.js';
 import { formatBytes } from '../../lib/format.js';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './accounts.schemas.js';
 import type { AccountsService, AccountUser } from './accounts.service.js';
 import type { SessionAuth } from './passport.js';
+import { ResetLinkInvalidError, type PasswordResetsService } from './password-resets.service.js';
+import { RegistrationClosedError, type RegistrationMode, type RegistrationService } from './registration.service.js';
 
 const LOGIN_FAILED = 'Incorrect username or password.';
 
@@ -41,8 +44,13 @@ const authenticateLocal = (sessionAuth: SessionAuth, req: Request, res: Response
 
 const passwordRules = { minLength: PASSWORD_MIN_LENGTH, maxBytes: PASSWORD_MAX_BYTES };
 
+/** Where a user with a temporary password is sent until they have chosen their own. */
+export const NEW_PASSWORD_PATH = '/account/new-password';
+
 export interface AccountsWebDeps {
   accounts: AccountsService;
+  registration: RegistrationService;
+  resets: PasswordResetsService;
   sessionAuth: SessionAuth;
   /** Shared with the API's token endpoint (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
@@ -50,20 +58,31 @@ export interface AccountsWebDeps {
   storageUsage: (userId: number) => { usedBytes: number; quotaBytes: number };
 }
 
-export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit, storageUsage }: AccountsWebDeps): Router {
+/**
+ * Pages, for a user signed in with a temporary password, lead to the page where they choose their own first
+ * (and back to where they were going). Mounted after the session; the API (Bearer tokens) is not affected.
+ */
+export const requireOwnPassword: RequestHandler = (req, res, next) => {
+  if (!req.user?.mustChangePassword || req.path === NEW_PASSWORD_PATH || req.path === '/logout') return next();
+  res.redirect(303, `${NEW_PASSWORD_PATH}?next=${encodeURIComponent(req.method === 'GET' ? req.originalUrl : '/')}`);
+};
+
+export function createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage }: AccountsWebDeps): Router {
   const router = Router();
 
-  const renderRegister = (res: Response, status: number, values: { username?: string }, errors: FieldErrors = {}) =>
-    res.status(status).render('accounts/register', { title: 'Create an account', values, errors, passwordRules });
+  const renderRegister = (res: Response, status: number, mode: RegistrationMode, values: { username?: string; invite?: string }, errors: FieldErrors = {}, message?: string) =>
+    res.status(status).render('accounts/register', { title: mode.kind === 'setup' ? 'Set up Inkwell' : 'Create an account', mode, values, errors, message, passwordRules });
 
-  const renderLogin = (res: Response, status: number, values: { username?: string; next: string }, error?: string) =>
-    res.status(status).render('accounts/login', { title: 'Log in', values, error });
+  const renderLogin = (res: Response, status: number, values: { username?: string; next: string }, error?: string, reason?: string) =>
+    res.status(status).render('accounts/login', { title: 'Log in', values, error, reason });
 
   const renderAccount = (req: Request, res: Response, status = 200, errors: FieldErrors = {}) =>
     res.status(status).render('accounts/account', {
       title: 'Your account',
       account: accounts.findByUsername(req.user!.username),
       usage: storageUsage(req.user!.id),
+      // For the API example: the address this page was reached at (behind a trusted proxy, the public one).
+      origin: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
       formatBytes,
       errors,
       passwordRules,
@@ -78,21 +97,45 @@ export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit,
       scripts: ['/js/account.js'],
     });
 
+  const renderNewPassword = (res: Response, status: number, next: string, errors: FieldErrors = {}) =>
+    res.status(status).render('accounts/new-password', { title: 'Choose a new password', next, errors, passwordRules });
+
+  const renderResetLink = (res: Response, status: number, token: string, username: string, errors: FieldErrors = {}) =>
+    res.status(status).render('accounts/reset-password', { title: 'Choose a new password', token, username, errors, passwordRules });
+
+  const registerStatus = (mode: RegistrationMode) => (mode.kind === 'closed' ? 403 : 200);
+
   router.get('/register', (req, res) => {
     if (req.user) return res.redirect('/');
-    renderRegister(res, 200, {});
+    const invite = typeof req.query.invite === 'string' ? req.query.invite : undefined;
+    const mode = registration.mode(invite);
+    renderRegister(res, registerStatus(mode), mode, { invite });
   });
 
   router.post('/register', async (req, res) => {
     const username = field(req, 'username');
+    const invite = field(req, 'invite') || undefined;
     try {
-      const user = await accounts.register({ username, password: field(req, 'password'), confirmPassword: field(req, 'confirmPassword') });
+      const user = await registration.register({
+        username,
+        password: field(req, 'password'),
+        confirmPassword: field(req, 'confirmPassword'),
+        setupCode: field(req, 'setupCode'),
+        invite,
+      });
       await logIn(req, user);
+      if (user.firstAdmin) {
+        noteSecurityEvent(req, { kind: 'admin_action', action: 'setup.first_admin', targetUserId: user.id, targetUsername: user.username, detail: 'first administrator, with the setup code' });
+        req.flash('success', `Welcome, ${user.username}! You are the administrator of this server. Choose who may register:`);
+        return res.redirect('/admin/registration');
+      }
       req.flash('success', `Welcome, ${user.username}! Your account is ready.`);
       res.redirect('/');
     } catch (err) {
-      if (err instanceof ValidationError) return renderRegister(res, 422, { username }, err.fields);
-      if (err instanceof ConflictError) return renderRegister(res, 422, { username }, { username: err.message });
+      const mode = registration.mode(invite);
+      if (err instanceof ValidationError) return renderRegister(res, 422, mode, { username, invite }, err.fields, Object.keys(err.fields).length ? undefined : err.message);
+      if (err instanceof ConflictError) return renderRegister(res, 422, mode, { username, invite }, { username: err.message });
+      if (err instanceof RegistrationClosedError) return renderRegister(res, 403, mode, { username, invite }, {}, err.message);
       throw err;
     }
   });
@@ -100,15 +143,23 @@ export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit,
   router.get('/login', (req, res) => {
     const next = safeNext(req.query.next);
     if (req.user) return res.redirect(next);
-    renderLogin(res, 200, { next });
+    // Sent here from a page that needs an account (requireLogin): say so.
+    renderLogin(res, 200, { next }, undefined, next !== '/' ? 'Please log in to see that page. You will be taken back to it.' : undefined);
   });
 
   router.post('/login', ...loginRateLimit, async (req, res) => {
     const next = safeNext(field(req, 'next') || req.query.next);
     const user = await authenticateLocal(sessionAuth, req, res);
     // One message whether the name is unknown, the password wrong or the account disabled.
-    if (!user) return renderLogin(res, 401, { username: field(req, 'username'), next }, LOGIN_FAILED);
+    if (!user) {
+      noteSecurityEvent(req, { kind: 'login_failed', username: field(req, 'username'), detail: 'web sign-in' });
+      return renderLogin(res, 401, { username: field(req, 'username'), next }, LOGIN_FAILED);
+    }
     await logIn(req, user);
+    if (user.mustChangePassword) {
+      req.flash('success', 'An administrator has set a temporary password for your account. Choose your own to continue.');
+      return res.redirect(`${NEW_PASSWORD_PATH}?next=${encodeURIComponent(next)}`);
+    }
     req.flash('success', `Signed in as ${user.username}.`);
     res.redirect(next);
   });
@@ -139,6 +190,50 @@ export function createAccountsWebRouter({ accounts, sessionAuth, loginRateLimit,
     await logIn(req, { id: user.id, username: user.username, role: user.role });
     req.flash('success', 'Your password has been changed. Other devices have been signed out.');
     res.redirect('/account');
+  });
+
+  router.get(NEW_PASSWORD_PATH, requireLogin, (req, res) => {
+    const next = safeNext(req.query.next);
+    if (!req.user!.mustChangePassword) return res.redirect(next);
+    renderNewPassword(res, 200, next);
+  });
+
+  router.post(NEW_PASSWORD_PATH, requireLogin, async (req, res) => {
+    const user = req.user!;
+    const next = safeNext(field(req, 'next'));
+    try {
+      await accounts.replaceTemporaryPassword(user.id, field(req, 'newPassword'), field(req, 'confirmPassword'));
+    } catch (err) {
+      if (err instanceof ValidationError) return renderNewPassword(res, 422, next, Object.keys(err.fields).length ? err.fields : { newPassword: err.message });
+      throw err;
+    }
+    await logIn(req, { id: user.id, username: user.username, role: user.role, mustChangePassword: false });
+    req.flash('success', 'Your new password is set.');
+    res.redirect(next);
+  });
+
+  // The token is in the path, never in the log: the request log records the route pattern only.
+  router.get('/reset-password/:token', (req, res) => {
+    try {
+      renderResetLink(res, 200, req.params.token, resets.linkOwner(req.params.token).username);
+    } catch (err) {
+      if (err instanceof ResetLinkInvalidError) return res.status(404).render('accounts/reset-password', { title: 'Link not valid', invalid: err.message });
+      throw err;
+    }
+  });
+
+  router.post('/reset-password/:token', async (req, res) => {
+    const token = req.params.token;
+    try {
+      const user = await resets.resetWithLink(token, { newPassword: field(req, 'newPassword'), confirmPassword: field(req, 'confirmPassword') });
+      await logIn(req, user);
+      req.flash('success', `Your new password is set. You are signed in as ${user.username}.`);
+      res.redirect('/');
+    } catch (err) {
+      if (err instanceof ResetLinkInvalidError) return res.status(404).render('accounts/reset-password', { title: 'Link not valid', invalid: err.message });
+      if (err instanceof ValidationError) return renderResetLink(res, 422, token, resets.linkOwner(token).username, err.fields);
+      throw err;
+    }
   });
 
   router.get('/account/delete', requireLogin, (req, res) => {

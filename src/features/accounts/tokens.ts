@@ -31,7 +31,7 @@ export async function signToken(key: Uint8Array, userId: number, { now = new Dat
 }
 
 /** Why a credential or token was refused; each code has its own message for the API client. */
-export type TokenFailure = 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'token_revoked' | 'account_unavailable';
+export type TokenFailure = 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'token_revoked' | 'account_unavailable' | 'password_change_required';
 
 const failureMessages: Record<TokenFailure, string> = {
   invalid_credentials: 'Incorrect username or password.',
@@ -39,6 +39,7 @@ const failureMessages: Record<TokenFailure, string> = {
   token_expired: 'The token has expired; request a new one with POST /api/v1/auth/token.',
   token_revoked: 'The password of this account was changed after the token was issued; request a new one with POST /api/v1/auth/token.',
   account_unavailable: 'The account this token was issued to no longer exists or is disabled.',
+  password_change_required: 'This account has a temporary password from an administrator: sign in on the website and choose your own first.',
 };
 
 export class TokenAuthError extends AppError {
@@ -107,6 +108,7 @@ export function createTokenService({ tokenSecret, accounts }: { tokenSecret: str
     async issueForCredentials(username: string, password: string): Promise<IssuedToken> {
       const user = await accounts.verifyCredentials(username, password);
       if (!user) throw new TokenAuthError('invalid_credentials');
+      if (user.mustChangePassword) throw new TokenAuthError('password_change_required');
       return { access_token: await signToken(key, user.id), token_type: 'Bearer', expires_in: TOKEN_LIFETIME_SECONDS };
     },
 

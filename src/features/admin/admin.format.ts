@@ -1,8 +1,9 @@
-import { formatBytes, formatTime, MONTHS, NBSP } from '../../lib/format.js';
+import { formatBytes, MONTHS, NBSP } from '../../lib/format.js';
 
 /**
- * How the admin pages print numbers and times: UTC, so that every administrator reads the same hours, and
- * with no-break spaces inside a value, so that a narrow table scrolls sideways instead of breaking "12 ms".
+ * How the admin pages print numbers, and the chart's buckets (UTC hours and days, as the statistics count them;
+ * single moments are shown in the viewer's time zone, views/partials/time.ejs). No-break spaces keep a value
+ * such as "12 ms" on one line.
  */
 export const format = {
   count: (n: number) => n.toLocaleString('en-US'),
@@ -14,7 +15,6 @@ export const format = {
     return `${(ms / 1000).toFixed(1)}${NBSP}s`;
   },
   bytes: formatBytes,
-  time: formatTime,
   /** The chart's bucket labels: the hour for hourly buckets, the day for daily ones. */
   bucket: (start: number, bucketMs: number) => {
     const date = new Date(start);

@@ -1,34 +1,37 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { requireAdmin } from '../../http/auth.js';
-import { ValidationError } from '../../http/errors.js';
-import type { AccountsService } from '../accounts/index.js';
+import type { AccountsService, PasswordResetsService, RegistrationService } from '../accounts/index.js';
+import type { ProbeCount } from '../health/index.js';
 import { format } from './admin.format.js';
-import { parseDisabledBody, parseRequestsQuery, parseRoleBody, parseStatsQuery, parseUserId } from './admin.schemas.js';
+import { adminLocals } from './admin.helpers.js';
+import { parseEventsQuery, parseRequestsQuery, parseStatsQuery } from './admin.schemas.js';
+import { EVENT_GROUPS, EVENT_LABELS, type EventsService } from './events.service.js';
+import { createRegistrationWebRouter } from './registration.web.js';
 import { PERCENTILE_SAMPLE, WINDOWS, type StatsService } from './stats.service.js';
-
-const windowLabels = { '24h': '24 hours', '7d': '7 days', '30d': '30 days', all: 'All retained' } as const;
-
-/** A link to the same page with some query parameters changed; empty values are left out to keep URLs short. */
-function linkWith(path: string, query: Record<string, string | number | undefined>, changes: Record<string, string | number | undefined>) {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries({ ...query, ...changes })) {
-    if (value !== undefined && value !== '') params.set(key, String(value));
-  }
-  const search = params.toString();
-  return search ? `${path}?${search}` : path;
-}
+import type { UserUsageSource } from './user-usage.js';
+import { createUsersWebRouter } from './users.web.js';
 
 /** JSON for a <script type="application/json"> block: `<` escaped so that no value can close the element. */
 const jsonForHtml = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
+export interface AdminWebDeps {
+  stats: StatsService;
+  events: EventsService;
+  accounts: AccountsService;
+  registration: RegistrationService;
+  resets: PasswordResetsService;
+  usage: readonly UserUsageSource[];
+  /** The health checks' answers since start, shown apart from the statistics. */
+  probes: () => ProbeCount[];
+}
+
 /**
- * Usage statistics, the request log and user management. Every route checks requireAdmin itself (so that the
- * request log records the route's pattern even for refused requests); the final use() keeps unknown /admin
- * paths from telling non-admins which pages exist.
+ * Usage statistics, the request log, security events, users and registration. Every route checks
+ * requireAdmin itself (so that the request log records the route's pattern even for refused requests);
+ * the final use() keeps unknown /admin paths from telling non-admins which pages exist.
  */
-export function createAdminWebRouter({ stats, accounts }: { stats: StatsService; accounts: AccountsService }): Router {
+export function createAdminWebRouter({ stats, events, accounts, registration, resets, usage, probes }: AdminWebDeps): Router {
   const router = Router();
-  const locals = { format, windowLabels, linkWith };
 
   router.get('/', requireAdmin, (req, res) => {
     const { values, notices } = parseStatsQuery(req.query);
@@ -40,12 +43,13 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
       serverErrors: result.overTime.map((b) => b.serverErrors),
     };
     res.render('admin/stats', {
-      ...locals,
+      ...adminLocals,
       title: 'Statistics',
       section: 'stats',
       windows: WINDOWS,
       notices,
       stats: result,
+      probes: probes(),
       sampleSize: PERCENTILE_SAMPLE,
       chartJson: jsonForHtml(chart),
       scripts: ['/vendor/chart.js/chart.umd.min.js', '/js/admin-stats.js'],
@@ -55,7 +59,14 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
   router.get('/requests', requireAdmin, (req, res) => {
     const { values, notices } = parseRequestsQuery(req.query);
     const page = stats.requests(
-      { window: values.window === 'all' ? undefined : values.window, username: values.user, route: values.route, status: values.status },
+      {
+        window: values.window === 'all' ? undefined : values.window,
+        username: values.user,
+        route: values.route,
+        status: values.status,
+        requestId: values.id,
+        clientIp: values.ip,
+      },
       values.page,
     );
     if (page.unknownUser) notices.push(`There is no user named ${values.user}.`);
@@ -65,9 +76,11 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
       user: values.user,
       route: values.route,
       status: values.status ? statusText(values.status) : undefined,
+      id: values.id,
+      ip: values.ip,
     };
     res.render('admin/requests', {
-      ...locals,
+      ...adminLocals,
       title: 'Requests',
       section: 'requests',
       windows: [...WINDOWS, 'all'],
@@ -79,46 +92,30 @@ export function createAdminWebRouter({ stats, accounts }: { stats: StatsService;
     });
   });
 
-  router.get('/users', requireAdmin, (_req, res) => {
-    res.render('admin/users', { ...locals, title: 'Users', section: 'users', users: accounts.listUsers(), scripts: ['/js/admin-confirm.js'] });
+  router.get('/events', requireAdmin, (req, res) => {
+    const { values, notices } = parseEventsQuery(req.query);
+    const window = values.window === 'all' ? undefined : values.window;
+    const page = events.list({ window, group: values.kind, user: values.user, clientIp: values.ip, requestId: values.request }, values.page);
+    res.render('admin/events', {
+      ...adminLocals,
+      title: 'Security events',
+      section: 'events',
+      windows: [...WINDOWS, 'all'],
+      groups: EVENT_GROUPS,
+      kindLabels: EVENT_LABELS,
+      notices,
+      query: { window, kind: values.kind, user: values.user, ip: values.ip, request: values.request },
+      window: values.window,
+      page,
+    });
   });
 
-  router.post('/users/:id/role', requireAdmin, (req, res) => {
-    const userId = parseUserId(req.params.id);
-    flashOutcome(req, () => {
-      const role = parseRoleBody(req.body);
-      const { username } = accounts.setRole(req.user!, userId, role);
-      return `${username} ${role === 'admin' ? 'is now an administrator.' : 'is no longer an administrator.'}`;
-    });
-    res.redirect('/admin/users');
-  });
-
-  router.post('/users/:id/disabled', requireAdmin, (req, res) => {
-    const userId = parseUserId(req.params.id);
-    flashOutcome(req, () => {
-      const disabled = parseDisabledBody(req.body);
-      const { username } = accounts.setDisabled(req.user!, userId, disabled);
-      return `${username} ${disabled ? 'is disabled and signed out everywhere.' : 'is enabled again.'}`;
-    });
-    res.redirect('/admin/users');
-  });
+  router.use(createUsersWebRouter({ accounts, resets, usage }));
+  router.use(createRegistrationWebRouter({ registration }));
 
   router.use(requireAdmin);
 
   return router;
-}
-
-/**
- * Post/redirect/get for the users page: the change's message as a success flash; a refusal (the last admin,
- * oneself, a bad form value) as an error flash rather than an error page. Anything else (an unknown user: 404) propagates.
- */
-function flashOutcome(req: Request, change: () => string): void {
-  try {
-    req.flash('success', change());
-  } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    req.flash('error', err.message);
-  }
 }
 
 function statusText([low, high]: [number, number]): string {

@@ -60,7 +60,9 @@ export interface BucketStats {
 }
 
 export interface UserActivity {
+  /** Null: signed-out requests. */
   userId: number | null;
+  /** Null when signed out or when the account has been deleted since. */
   username: string | null;
   requests: number;
   errors: number;
@@ -116,6 +118,15 @@ function countsOf(perStatus: { status: number; count: number }[]): Counts {
   }
   return counts;
 }
+
+/** "#12" names a user by id: the way to filter by a deleted account. */
+export function userIdFilter(value: string | undefined): number | null {
+  const match = /^#(\d{1,15})$/.exec(value?.trim() ?? '');
+  return match ? Number(match[1]) : null;
+}
+
+/** How a user appears on the admin pages: their name, "deleted user #12", or "signed out". */
+export const userLabel = (userId: number | null, username: string | null) => (userId === null ? 'signed out' : (username ?? `deleted user #${userId}`));
 
 export type StatsService = ReturnType<typeof createStatsService>;
 
@@ -196,11 +207,16 @@ export function createStatsService({ db, now = Date.now }: { db: Db; now?: () =>
     },
 
     /** One page (1-based) of log rows, newest first; `hasNext` without counting the whole log. */
-    requests(filter: { window?: WindowName; username?: string; route?: string; status?: [number, number] }, page: number) {
-      const query: RequestFilter = { route: filter.route, status: filter.status };
+    requests(
+      filter: { window?: WindowName; username?: string; route?: string; status?: [number, number]; requestId?: string; clientIp?: string },
+      page: number,
+    ) {
+      const query: RequestFilter = { route: filter.route, status: filter.status, requestId: filter.requestId, clientIp: filter.clientIp };
       if (filter.window) query.since = statsWindow(filter.window, now()).since;
       let unknownUser = false;
+      const userId = userIdFilter(filter.username);
       if (filter.username === '-') query.userId = null;
+      else if (userId !== null) query.userId = userId;
       else if (filter.username) {
         const id = repo.userIdByName(filter.username);
         if (id === null) unknownUser = true;

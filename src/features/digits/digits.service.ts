@@ -88,6 +88,8 @@ export function createDigitsService({ db, store, logger, model, libraryImage }: 
   return {
     available: () => model !== null,
     modelVersion: () => model?.card.version ?? null,
+    /** Stored predictions per user, for the admin user pages. */
+    countByUser: () => repo.countByUser(),
     get,
 
     /** Predicts the digit in each file, in order; a refused file gets its error and does not fail the others. */

@@ -2,7 +2,6 @@ import { create as contentDisposition } from 'content-disposition';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { NotFoundError, ValidationError } from '../../http/errors.js';
-import { formatTime } from '../../lib/format.js';
 import { digitInputPng } from '../../ml/index.js';
 import { sendImage } from '../images/index.js';
 import { scopeOf } from './digits.api.js';
@@ -12,7 +11,7 @@ import type { DigitsService } from './digits.service.js';
 import { PREDICTION_SOURCES } from './predictions.repo.js';
 import { toPredictionJson } from './prediction-json.js';
 
-const format = { time: formatTime, percent: (value: number) => `${(value * 100).toFixed(1)}%` };
+const format = { percent: (value: number) => `${(value * 100).toFixed(1)}%` };
 const sourceLabels = { drawing: 'Drawn', upload: 'Uploaded', api: 'API', library: 'Image library' };
 
 /** Where to go back to after a form on several pages: one of our own digit pages, never another site. */

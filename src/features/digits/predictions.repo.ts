@@ -77,6 +77,7 @@ export function createPredictionsRepo(db: Db) {
     correct: db.prepare('UPDATE digit_predictions SET label = ?, corrected_at = ? WHERE user_id = ? AND id = ?'),
     uncorrect: db.prepare('UPDATE digit_predictions SET label = NULL, corrected_at = NULL WHERE user_id = ? AND id = ?'),
     remove: db.prepare('DELETE FROM digit_predictions WHERE user_id = ? AND id = ?'),
+    countByUser: db.prepare('SELECT user_id AS userId, COUNT(*) AS count FROM digit_predictions GROUP BY user_id'),
     idsAfter: db.prepare('SELECT id, stored_image_id AS storedImageId FROM digit_predictions WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?'),
     keepImages: db.prepare('SELECT keep_images FROM digit_settings WHERE user_id = ?').pluck(),
     setKeepImages: db.prepare('INSERT INTO digit_settings (user_id, keep_images) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET keep_images = excluded.keep_images'),
@@ -119,6 +120,7 @@ export function createPredictionsRepo(db: Db) {
       return (statement(sql).all({ ...params, afterId, limit }) as PredictionRow[]).map(toPrediction);
     },
     /** Ids and images of the user's predictions after `afterId`, for deleting all of them in slices. */
+    countByUser: () => new Map((statements.countByUser.all() as { userId: number; count: number }[]).map((row) => [row.userId, row.count])),
     idsAfter: (userId: number, afterId: number, limit: number) => statements.idsAfter.all(userId, afterId, limit) as { id: number; storedImageId: number | null }[],
     correct(userId: number, id: number, label: number | null, at: string): void {
       statements.correct.run(label, at, userId, id);

@@ -1,10 +1,16 @@
 import { create as contentDisposition } from 'content-disposition';
 import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
-import type { ImagesService } from './images.service.js';
 
-/** What sending needs of an opened image (ImagesService.open gives it; other features' stored images have the same shape). */
-export type OpenedImage = Pick<ReturnType<ImagesService['open']>, 'fileName' | 'contentType' | 'bytes' | 'etag' | 'stream'>;
+/** What sendImage needs to know about an image (ImagesService.open gives it for library images). */
+export interface ImageToSend {
+  contentType: string;
+  fileName: string;
+  bytes: number;
+  etag: string;
+  stream: () => Readable;
+}
 
 /**
  * Sends a stored image to its owner (pages and API alike). The type is the sniffed one, never the upload's
@@ -12,7 +18,7 @@ export type OpenedImage = Pick<ReturnType<ImagesService['open']>, 'fileName' | '
  * its own; a download gets `attachment` and a safe file name. Images never change under an id, so the ETag
  * lets the browser keep its private copy.
  */
-export async function sendImage(req: Request, res: Response, opened: OpenedImage, { download = false } = {}): Promise<void> {
+export async function sendImage(req: Request, res: Response, opened: ImageToSend, { download = false } = {}): Promise<void> {
   res.set({
     'Content-Type': opened.contentType,
     'X-Content-Type-Options': 'nosniff',

@@ -48,6 +48,7 @@ export function createImagesRepo(db: Db) {
     findById: db.prepare(`${select} WHERE l.user_id = ? AND l.id = ?`),
     page: db.prepare(`${select} WHERE l.user_id = ? ORDER BY l.id DESC LIMIT ? OFFSET ?`),
     count: db.prepare('SELECT COUNT(*) FROM library_images WHERE user_id = ?').pluck(),
+    countByUser: db.prepare('SELECT user_id AS userId, COUNT(*) AS count FROM library_images GROUP BY user_id'),
     rename: db.prepare('UPDATE library_images SET name = ? WHERE user_id = ? AND id = ?'),
     remove: db.prepare('DELETE FROM library_images WHERE user_id = ? AND id = ?'),
   };
@@ -69,6 +70,8 @@ export function createImagesRepo(db: Db) {
     /** Newest first. */
     page: (userId: number, limit: number, offset: number) => (statements.page.all(userId, limit, offset) as Row[]).map((row) => toImage(row)!),
     count: (userId: number) => statements.count.get(userId) as number,
+    /** Every user's number of images (the admin user pages). */
+    countByUser: () => new Map((statements.countByUser.all() as { userId: number; count: number }[]).map((row) => [row.userId, row.count])),
     rename(userId: number, id: number, name: string): void {
       statements.rename.run(name, userId, id);
     },

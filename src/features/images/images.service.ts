@@ -136,6 +136,8 @@ export function createImagesService({ db, store, background, providers }: Images
     },
 
     usage: (userId: number) => store.usage(userId),
+    /** Every user's number of library images, for the admin user pages. */
+    countByUser: () => repo.countByUser(),
 
     /** What the background-removal form may offer besides the built-in methods. */
     externalProviders: () => providers.configured(),

@@ -2,14 +2,15 @@ import { Router, type Request, type Response } from 'express';
 import { create as contentDisposition } from 'content-disposition';
 import { requireLogin } from '../../http/auth.js';
 import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
-import { formatBytes, formatTime } from '../../lib/format.js';
+import { noteUploadRefusal } from '../../http/security-events.js';
+import { formatBytes } from '../../lib/format.js';
 import { THUMBNAIL_SIDE } from '../../storage/index.js';
 import { toImageJson } from './images.api.js';
 import { sendImage } from './image-response.js';
 import { backgroundRemovalSchema, BACKGROUND_MODES, idListSchema, idSchema, pageQuerySchema, PER_PAGE_DEFAULT } from './images.schemas.js';
 import type { ImagesService } from './images.service.js';
 
-const format = { bytes: formatBytes, time: formatTime };
+const format = { bytes: formatBytes };
 
 /** The upload script asks for JSON (Accept: application/json); a plain form post gets a page. */
 const wantsJson = (req: Request) => req.accepts(['html', 'json']) === 'json';
@@ -67,6 +68,8 @@ export function createImagesWebRouter({ images, maxFileBytes, maxFiles }: Images
       res.redirect(stored.length === 1 ? `/images/${stored[0]!.id}` : '/images');
     } catch (err) {
       if (wantsJson(req) || !(err instanceof AppError) || err.status >= 500) throw err;
+      // Answered here rather than by the error handler, so the refusal is recorded here.
+      noteUploadRefusal(req, err);
       req.flash('error', err.message);
       res.redirect('/images');
     }

@@ -7,4 +7,4 @@ export { createImagesWebRouter } from './images.web.js';
 export { declareImagesApi } from './images.api.js';
 export { createBackgroundProviders, type BackgroundProviders } from './background-providers.js';
 export type { LibraryImage } from './images.repo.js';
-export { sendImage, type OpenedImage } from './image-response.js';
+export { sendImage, type ImageToSend } from './image-response.js';

@@ -29,7 +29,15 @@ function report(evaluation: SignatureEvaluation, folder: string, modelVersion: s
     `EER skilled ${percent(evaluation.eer_skilled)}, EER random ${percent(evaluation.eer_random)}; at the threshold: ` +
       `FAR skilled ${percent(evaluation.far_skilled)}, FAR random ${percent(evaluation.far_random)}, FRR ${percent(evaluation.frr)}`,
   );
-  const { writers: _perWriter, ...summary } = evaluation;
+  const decisions = evaluation.decisions;
+  if (decisions) {
+    const [low, high] = decisions.inconclusive_band;
+    console.log(
+      `Three-way decision (inconclusive in [${low}, ${high})): inconclusive ${percent(decisions.inconclusive_share)}, accuracy ${percent(decisions.accuracy)}, ` +
+        `on the decided ${percent(decisions.accuracy_decided)}; skilled forgeries decided genuine ${percent(decisions.far_skilled)}, genuine decided forged ${percent(decisions.frr)}`,
+    );
+  }
+  const { writers: _perWriter, questioned: _perFile, ...summary } = evaluation;
   console.log(JSON.stringify({ ...summary, model_version: modelVersion }));
 }
 
