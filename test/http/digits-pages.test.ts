@@ -52,7 +52,7 @@ describe('digit recognition pages', () => {
     const draw = await agent.get('/digits').expect(200);
     assert.match(draw.text, /data-drawing-pad/);
     assert.match(draw.text, /<canvas data-pad-canvas width="280" height="280"/);
-    assert.match(draw.text, /src="\/js\/digits-draw.js"/);
+    assert.match(draw.text, /src="\/assets\/[0-9a-f]{16}\/js\/digits-draw.js"/);
     const upload = await agent.get('/digits/upload').expect(200);
     assert.match(upload.text, /data-uploader/);
     assert.match((await agent.get('/digits/history').expect(200)).text, /No predictions yet[\s\S]*Draw a digit/);
@@ -206,7 +206,7 @@ describe('digit recognition pages', () => {
     assert.match(page, /<tr data-label="1"><th scope="row">1<\/th>(\s*<td[^>]*>\d+<\/td>){7}\s*<td class="cell-wrong">1<\/td>/, 'a true 1 read as 7');
     assert.match(page, /a <strong>1<\/strong> read as <strong>7<\/strong>: 1 time/);
     assert.match(page, /<tr data-digit="4"><td>4<\/td><td>1<\/td><td>1<\/td><td>100\.0%<\/td>/);
-    assert.match(page, /src="\/vendor\/chart.js\/chart.umd.min.js"/);
+    assert.match(page, /src="\/assets\/[0-9a-f]{16}\/vendor\/chart.js\/chart.umd.min.js"/);
     await agent.get('/digits/analytics?scope=all').expect(403);
   });
 
