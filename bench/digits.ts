@@ -131,6 +131,15 @@ function startPeer(): { url: string; pid: number } | null {
   return { url: `http://127.0.0.1:${options['peer-port']}/predict`, pid: Number(started.stdout.trim()) };
 }
 
+/** Waits until the processes use less than 5% of a core over half a second (at most 60 s). */
+async function untilIdle(pids: number[]): Promise<void> {
+  for (let waited = 0; waited < 60_000; waited += 500) {
+    const before = cpuSecondsOf(pids);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (cpuSecondsOf(pids) - before < 0.025) return;
+  }
+}
+
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`Digit prediction benchmark: ${cpu}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
@@ -191,8 +200,8 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       await keepImages(true);
       runs.push(await drive('Inkwell, images kept', inkwellUrl, [server.pid], bodies, boundary, auth));
-      // Let the images still waiting be stored before the next run.
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // The images still waiting are stored after the run ends; the peer is measured only once the server is idle again.
+      await untilIdle([server.pid]);
       if (peer) runs.push(await drive('Flask + PyTorch peer', peer.url, processTree(peer.pid), bodies, boundary, {}));
       await keepImages(false);
       runs.push(await drive('Inkwell, images not kept', inkwellUrl, [server.pid], bodies, boundary, auth));
