@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
 import { declareImagesApi, type ImagesService } from './features/images/index.js';
+import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
@@ -21,6 +22,7 @@ export interface ApiRouterDeps {
   logger: Logger;
   accounts: AccountsService;
   images: ImagesService;
+  digits: DigitsService;
   signatures: SignaturesService;
   uploadLimits: UploadLimits;
   tokenSecret: string;
@@ -28,7 +30,7 @@ export interface ApiRouterDeps {
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, digits, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -45,6 +47,7 @@ export function createApiRouter({ config, logger, accounts, images, signatures, 
   const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits });
   declareAccountsApi(api, { tokens, loginRateLimit });
   declareImagesApi(api, { images });
+  declareDigitsApi(api, { digits, batchMaxFiles: config.digits.batchMaxFiles });
   declareSignaturesApi(api, { signatures });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));

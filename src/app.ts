@@ -18,6 +18,7 @@ import { createAdminWebRouter, type UserUsageSource } from './features/admin/ind
 import { createHealthRouter, createProbeCounter, type ModelsStatus } from './features/health/index.js';
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
+import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
 import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
 import { createApiRouter } from './api-router.js';
 import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
@@ -54,8 +55,8 @@ export interface App {
   setupCode(): string | null;
   /** Writes the request log's buffered rows and security events now (tests; they are written every second anyway). */
   flushRequestLog(): void;
-  /** Stops timers and flushes buffers; the caller closes the database afterwards. */
-  close(): void;
+  /** Stops timers and flushes buffers (digit predictions are written then); the caller closes the database afterwards. */
+  close(): Promise<void>;
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
@@ -70,12 +71,14 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const registration = createRegistrationService({ db, accounts, defaultPolicy: config.registration });
   const resets = createPasswordResetsService({ db, accounts });
   const images = createImagesService({ db, store, background, providers: createBackgroundProviders(config.backgroundProviders) });
+  const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
   const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [
     { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
     { label: 'image storage', unit: 'bytes', byUser: () => store.usageByUser() },
     { label: 'signers', unit: 'items', byUser: () => signatures.signers.countByUser() },
+    { label: 'digit predictions', unit: 'items', byUser: () => digits.countByUser() },
   ];
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
@@ -106,7 +109,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, digits, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -130,6 +133,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createHomeRouter());
   app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
   app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
@@ -141,9 +145,10 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     store,
     setupCode: () => registration.setupCode(),
     flushRequestLog: () => requestLog.flush(),
-    close() {
+    async close() {
       requestLog.close();
       sessionStore.close();
+      await digits.close();
     },
   };
 }

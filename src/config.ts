@@ -55,6 +55,7 @@ const envSchema = z
     REMOVE_BG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).default('https://api.remove.bg/v1.0/removebg'),
     BACKGROUND_PROVIDER_TIMEOUT_S: integer(1, 600).default(60),
     COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+    DIGITS_BATCH_MAX_FILES: integer(1, 200).default(50),
     REGISTRATION: z.enum(['open', 'invite', 'closed'], { message: 'must be open, invite or closed' }).default('invite'),
     // Scoring compares the references with each other, so it needs at least 2.
     SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
@@ -117,6 +118,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     registration: env.REGISTRATION,
     signatures: { minReferences: env.SIGNATURE_MIN_REFERENCES, maxReferences: env.SIGNATURE_MAX_REFERENCES },
     rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
+    digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
   };
 }
 
