@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { createTokenService, declareAccountsApi, type AccountsService } from './features/accounts/index.js';
 import { declareImagesApi, type ImagesService } from './features/images/index.js';
 import { declareDatasetsApi, type DatasetsService } from './features/datasets/index.js';
+import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
@@ -23,6 +24,7 @@ export interface ApiRouterDeps {
   accounts: AccountsService;
   images: ImagesService;
   datasets: DatasetsService;
+  digits: DigitsService;
   signatures: SignaturesService;
   uploadLimits: UploadLimits;
   tokenSecret: string;
@@ -30,7 +32,7 @@ export interface ApiRouterDeps {
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, datasets, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -48,6 +50,7 @@ export function createApiRouter({ config, logger, accounts, images, datasets, si
   declareAccountsApi(api, { tokens, loginRateLimit });
   declareImagesApi(api, { images });
   declareDatasetsApi(api, { datasets, archiveLimits: { maxFileBytes: config.datasetImport.maxArchiveBytes, maxFiles: 1 } });
+  declareDigitsApi(api, { digits, batchMaxFiles: config.digits.batchMaxFiles });
   declareSignaturesApi(api, { signatures });
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));

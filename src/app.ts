@@ -19,6 +19,7 @@ import { createHealthRouter, createProbeCounter, type ModelsStatus } from './fea
 import { createHomeRouter } from './features/home/home.web.js';
 import { createBackgroundProviders, createImagesService, createImagesWebRouter } from './features/images/index.js';
 import { createDatasetsService, createDatasetsWebRouters } from './features/datasets/index.js';
+import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
 import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
 import { createApiRouter } from './api-router.js';
 import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
@@ -55,8 +56,8 @@ export interface App {
   setupCode(): string | null;
   /** Writes the request log's buffered rows and security events now (tests; they are written every second anyway). */
   flushRequestLog(): void;
-  /** Stops timers and flushes buffers; the caller closes the database afterwards. */
-  close(): void;
+  /** Stops timers and flushes buffers (digit predictions are written then); the caller closes the database afterwards. */
+  close(): Promise<void>;
 }
 
 /** Builds the whole web application from its dependencies. No listen, no module state: tests start it in-process. */
@@ -78,6 +79,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     importLimits: { maxEntries: config.datasetImport.maxEntries, maxEntryBytes: config.uploads.maxFileBytes, maxTotalBytes: config.datasetImport.maxUncompressedBytes },
   });
   const datasetsWeb = createDatasetsWebRouters({ datasets, images, uploadLimits, maxArchiveBytes: config.datasetImport.maxArchiveBytes });
+  const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
   const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [
@@ -85,6 +87,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     { label: 'image storage', unit: 'bytes', byUser: () => store.usageByUser() },
     { label: 'signers', unit: 'items', byUser: () => signatures.signers.countByUser() },
     { label: 'datasets', unit: 'items', byUser: () => datasets.countByUser() },
+    { label: 'digit predictions', unit: 'items', byUser: () => digits.countByUser() },
   ];
   const sessionAuth = createSessionAuth(accounts);
   const sessionStore = new SqliteSessionStore(db);
@@ -115,7 +118,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -142,6 +145,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use(datasetsWeb.pages);
+  app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
   app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
@@ -153,9 +157,10 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     store,
     setupCode: () => registration.setupCode(),
     flushRequestLog: () => requestLog.flush(),
-    close() {
+    async close() {
       requestLog.close();
       sessionStore.close();
+      await digits.close();
     },
   };
 }

@@ -58,6 +58,7 @@ const envSchema = z
     DATASET_IMPORT_MAX_MB: integer(1, 100_000).default(1024),
     DATASET_IMPORT_MAX_UNCOMPRESSED_MB: integer(1, 1_000_000).default(2048),
     DATASET_IMPORT_MAX_ENTRIES: integer(1, 1_000_000).default(50_000),
+    DIGITS_BATCH_MAX_FILES: integer(1, 200).default(50),
     REGISTRATION: z.enum(['open', 'invite', 'closed'], { message: 'must be open, invite or closed' }).default('invite'),
     // Scoring compares the references with each other, so it needs at least 2.
     SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
@@ -126,6 +127,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       maxUncompressedBytes: env.DATASET_IMPORT_MAX_UNCOMPRESSED_MB * 1024 * 1024,
       maxEntries: env.DATASET_IMPORT_MAX_ENTRIES,
     },
+    digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
   };
 }
 

@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting; idle keep-alive sockets are closed so that close() completes once requests finish.
     server.close(async () => {
-      closeApp();
+      await closeApp();
       await Promise.all([models.close(), background.close()]);
       db.close();
       logger.info('stopped');

@@ -114,13 +114,11 @@
           onProgress: job.row.progress,
         }).then(function (job, result) {
           running--;
-          if (result.ok) {
-            var item = result.body.items[0];
-            job.row.done('Stored: ' + item.name, item.url);
-          } else {
-            failures++;
-            job.row.fail(result.message);
-          }
+          // A page that shows results its own way (the digit pages) cancels this event and fills the row itself.
+          var shownByPage = !form.dispatchEvent(new CustomEvent('upload-result', { cancelable: true, detail: { file: job.file, result: result, row: job.row } }));
+          if (!result.ok) failures++;
+          if (!shownByPage && result.ok) job.row.done('Stored: ' + result.body.items[0].name, result.body.items[0].url);
+          if (!shownByPage && !result.ok) job.row.fail(result.message);
           next();
           finishIfIdle();
         }.bind(null, job));

@@ -68,9 +68,10 @@ export interface ApiRouteSpec<Body extends z.ZodType | undefined, Query extends 
   params?: Params;
   /**
    * The body is multipart/form-data with these file fields (name → description); `body` validates the text fields.
-   * `limits` replaces the app's upload limits for this endpoint (a zip archive is larger than an image).
+   * `maxFiles` and `maxFileBytes` override UPLOAD_MAX_FILES and UPLOAD_MAX_FILE_MB for this route (a zip archive is larger than an image); with `orJson`, a JSON body validated by `body` is accepted instead;
+   * with `memoryBytes`, files up to that size arrive in memory (file.buffer) rather than on disk (file.path).
    */
-  multipart?: { files: Record<string, string>; limits?: Pick<UploadLimits, 'maxFileBytes' | 'maxFiles'> };
+  multipart?: { files: Record<string, string>; maxFiles?: number; maxFileBytes?: number; orJson?: boolean; memoryBytes?: number };
   responses: Record<number, ApiResponseSpec>;
   /** Middleware that runs before authentication and validation, e.g. a stricter rate limit. */
   before?: RequestHandler[];
@@ -111,7 +112,10 @@ export function apiRoute<
   const successStatus = Number(Object.keys(spec.responses).find((status) => Number(status) >= 200 && Number(status) < 300) ?? 200);
   const chain: RequestHandler[] = [...(spec.before ?? [])];
   if (spec.auth) chain.push(api.requireApiUser);
-  if (spec.multipart) chain.push(apiMultipart({ ...api.uploadLimits, ...spec.multipart.limits }));
+  if (spec.multipart) {
+    const { maxFiles = api.uploadLimits.maxFiles, maxFileBytes = api.uploadLimits.maxFileBytes, orJson = false, memoryBytes = 0 } = spec.multipart;
+    chain.push(apiMultipart({ ...api.uploadLimits, maxFiles, maxFileBytes }, { orJson, memoryBytes }));
+  }
   chain.push(async (req, res) => {
     const fields: FieldErrors = {};
     const body = validate(spec.body, req.body ?? {}, fields);
@@ -147,11 +151,13 @@ function validate(schema: z.ZodType | undefined, value: unknown, fields: FieldEr
  * Multipart parsing for API uploads. Use it only AFTER requireApiUser, so that an unauthenticated client
  * cannot make the server buffer files; `apiRoute` does that for routes that declare `multipart`.
  */
-export function apiMultipart(limits: UploadLimits): RequestHandler {
-  const parse = multipartParser(limits);
+export function apiMultipart(limits: UploadLimits, { orJson = false, memoryBytes = 0 } = {}): RequestHandler {
+  const parse = multipartParser(limits, { memoryBytes });
   return (req, res, next) => {
     if (!req.user) throw new UnauthorizedError('Authentication required before uploading files.');
-    if (!req.is('multipart/form-data')) throw new UnsupportedMediaTypeError('Send this request as multipart/form-data.');
+    // The JSON body was parsed (within its own size limit) before the API router.
+    if (orJson && req.is('application/json')) return next();
+    if (!req.is('multipart/form-data')) throw new UnsupportedMediaTypeError(`Send this request as multipart/form-data${orJson ? ' or JSON' : ''}.`);
     parse(req, res, next);
   };
 }
@@ -184,7 +190,8 @@ function toOpenApiRoute(spec: ApiRouteSpec<z.ZodType | undefined, z.ZodType | un
       Object.entries(spec.multipart.files).map(([name, description]) => [name, z.string().openapi({ type: 'string', format: 'binary', description })]),
     );
     const textFields = spec.body instanceof z.ZodObject ? spec.body : z.object({});
-    request.body = { required: true, content: { 'multipart/form-data': { schema: textFields.extend(files) } } };
+    const json = spec.multipart.orJson && spec.body ? jsonContent(spec.body) : {};
+    request.body = { required: true, content: { 'multipart/form-data': { schema: textFields.extend(files) }, ...json } };
   } else if (spec.body) {
     request.body = { required: true, content: jsonContent(spec.body) };
   }

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { readPlainPngAsGray } from './png.js';
 
 /** Why an input image was refused. Each reason has a message fit to show a user. */
 export type ImageRejection = 'unsupported_type' | 'undecodable' | 'too_many_pixels' | 'no_ink';
@@ -69,9 +70,12 @@ export async function checkImageHeader(bytes: Uint8Array, { maxPixels }: DecodeO
 /**
  * Decodes an uploaded image the same way for every model: type checked by magic bytes, pixel count
  * bounded, EXIF orientation applied, transparency composited on white, converted to grayscale.
- * Animated GIFs and multi-page images use their first frame.
+ * Animated GIFs and multi-page images use their first frame. Plain 8-bit grey PNGs (what the drawing pad sends)
+ * are read without sharp, to the same grey levels (see png.ts).
  */
 export async function decodeToGray(bytes: Uint8Array, { maxPixels }: DecodeOptions): Promise<GrayImage> {
+  const plain = sniffImageType(bytes) === 'png' ? readPlainPngAsGray(bytes, maxPixels) : null;
+  if (plain) return plain;
   await checkImageHeader(bytes, { maxPixels });
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })

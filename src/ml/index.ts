@@ -5,11 +5,12 @@
  */
 import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
 import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
-import { createMainThreadRunner, createWorkerPoolRunner, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
+import type { ImageInputError } from './image-input.js';
+import { createMainThreadRunner, createWorkerPoolRunner, imageRefused, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
-export { prepareDigit, prepareDigitFromGray } from './digit-image.js';
+export { prepareDigit, prepareDigitFromGray, digitInputPng } from './digit-image.js';
 export { prepareSignature, prepareSignatureFromGray, inkMapToPng } from './signature-image.js';
 export { cropImage, CropError, MIN_CROP_SIDE, type CropRect } from './image-crop.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';
@@ -31,6 +32,9 @@ export interface DigitPrediction {
   probabilities: number[];
 }
 
+/** One file read by DigitModel.readFiles: the prediction and the 784 values the model was given, or why the file was refused. */
+export type DigitReading = { prediction: DigitPrediction; input: Float32Array; error?: undefined } | { error: ImageInputError };
+
 export interface DigitModel {
   readonly card: ModelCard;
   /** Each image is 784 floats as prepareDigit returns them; one prediction per image, in order. */
@@ -40,6 +44,11 @@ export interface DigitModel {
    * Throws the ImageInputError of the first refused file.
    */
   classifyFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitPrediction[]>;
+  /**
+   * Like classifyFiles, one answer per file in order, but a refused file (no_ink, undecodable...) gets its own
+   * error and does not fail the others; each prediction comes with the model's input (what it "saw").
+   */
+  readFiles(files: Uint8Array[], options?: ImageLimits): Promise<DigitReading[]>;
   /** Answers the requests already made, then stops the workers (shared with the signature model under loadModels). */
   close(): Promise<void>;
 }
@@ -121,6 +130,11 @@ function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimit
     async classifyFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
       return (await runner.runFiles(DIGITS, files, maxPixels)).map(toPrediction);
     },
+    async readFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      return (await runner.readFiles(DIGITS, files, maxPixels)).map((reading) =>
+        'refused' in reading ? { error: imageRefused(reading.refused, reading.message) } : { prediction: toPrediction(reading.output), input: reading.input },
+      );
+    },
     close,
   };
 }
@@ -139,8 +153,11 @@ function signatureModel(card: ModelCard, { band, checks }: DecisionRules, runner
     embed: (images) => runner.run(SIGNATURES, images),
     embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
     async embedFilesWithInkMaps(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
-      const { outputs, inputs } = await runner.runFilesWithInputs(SIGNATURES, files, maxPixels);
-      return outputs.map((embedding, i) => ({ embedding, inkMap: inputs[i]! }));
+      // The first refused file fails the call, as embedFiles does.
+      return (await runner.readFiles(SIGNATURES, files, maxPixels)).map((reading) => {
+        if ('refused' in reading) throw imageRefused(reading.refused, reading.message);
+        return { embedding: reading.output, inkMap: reading.input };
+      });
     },
     close,
   };

@@ -40,6 +40,30 @@ export async function prepareFiles(key: ModelKey, files: Uint8Array[], maxPixels
   return settled.map((result) => (result as PromiseFulfilledResult<Float32Array>).value);
 }
 
+/** One file's outcome in readFiles: the model's output row and the input it was given, or why the file was refused. */
+export type FileReading = { output: Float32Array; input: Float32Array } | { refused: ImageRejection; message: string };
+
+/**
+ * Prepares every file and runs the accepted ones as one batch (at most MAX_BATCH files); a refused file gets its
+ * reason and does not fail the others. A failure that is not a refusal (a bug, a broken model) still throws.
+ */
+export async function readFiles(session: OnnxModelSession, files: Uint8Array[], maxPixels: number): Promise<FileReading[]> {
+  const prepared = await Promise.allSettled(files.map((file) => preparers[session.spec.key](file, { maxPixels })));
+  const inputs: Float32Array[] = [];
+  for (const result of prepared) {
+    if (result.status === 'fulfilled') inputs.push(result.value);
+    else if (!(result.reason instanceof ImageInputError)) throw result.reason;
+  }
+  const [batch] = packBatches(session.spec, inputs);
+  const outputs = batch ? splitRows(await session.run(batch.input, batch.count), batch.count) : [];
+  let next = 0;
+  return prepared.map((result) => {
+    if (result.status === 'rejected') return { refused: (result.reason as ImageInputError).reason, message: (result.reason as ImageInputError).message };
+    const at = next++;
+    return { output: outputs[at]!, input: inputs[at]! };
+  });
+}
+
 /** What an ONNX session needs to know about one model. Plain data, so it can be sent to a worker. */
 export interface SessionSpec {
   /** Names the model in messages. */
@@ -140,8 +164,8 @@ export interface InferenceRunner {
   run(modelKey: ModelKey, images: Float32Array[]): Promise<Float32Array[]>;
   /** Prepares uploaded image files as the model's card says, then runs them; throws ImageInputError for a refused file. */
   runFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]>;
-  /** runFiles that also gives back each prepared input (what the model saw), for showing it to the user. */
-  runFilesWithInputs(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<{ outputs: Float32Array[]; inputs: Float32Array[] }>;
+  /** Like runFiles, but each file gets its own outcome: a refused file does not fail the others. */
+  readFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<FileReading[]>;
   close(): Promise<void>;
 }
 
@@ -167,6 +191,12 @@ export function packBatches(spec: SessionSpec, images: Float32Array[]): { input:
     });
     batches.push({ input, count: slice.length });
   }
+  return batches;
+}
+
+function fileBatches(files: Uint8Array[]): Uint8Array[][] {
+  const batches: Uint8Array[][] = [];
+  for (let start = 0; start < files.length; start += MAX_BATCH) batches.push(files.slice(start, start + MAX_BATCH));
   return batches;
 }
 
@@ -206,11 +236,14 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
       specFor(specsByKey, modelKey);
       return run(modelKey, await prepareFiles(modelKey, files, maxPixels));
     },
-    async runFilesWithInputs(modelKey, files, maxPixels) {
+    async readFiles(modelKey, files, maxPixels) {
+      if (closed) throw new Error('The inference runner is closed.');
       specFor(specsByKey, modelKey);
-      const inputs = await prepareFiles(modelKey, files, maxPixels);
-      // run() packs copies of the inputs, so they are still ours afterwards.
-      return { outputs: await run(modelKey, inputs), inputs };
+      const readings: FileReading[] = [];
+      for (let start = 0; start < files.length; start += MAX_BATCH) {
+        readings.push(...(await readFiles(sessions.get(modelKey)!, files.slice(start, start + MAX_BATCH), maxPixels)));
+      }
+      return readings;
     },
     async close() {
       closed = true;
@@ -222,12 +255,14 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
 /** Messages between the pool and onnx-worker.ts. */
 export type WorkerRequest =
   | { type: 'run'; id: number; key: ModelKey; input: Float32Array; count: number }
-  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number; withInputs?: boolean }
+  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
+  | { type: 'read-files'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
   | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'load-failed'; file: string; message: string }
-  | { type: 'result'; id: number; output: Float32Array; inputs?: Float32Array }
+  | { type: 'result'; id: number; output: Float32Array }
+  | { type: 'readings'; id: number; readings: FileReading[] }
   | { type: 'image-refused'; id: number; reason: ImageRejection; message: string }
   | { type: 'failed'; id: number; message: string };
 export interface WorkerSetup {
@@ -236,17 +271,45 @@ export interface WorkerSetup {
 }
 
 type TaskRequest = Exclude<WorkerRequest, { type: 'close' }>;
-interface TaskResult {
-  output: Float32Array;
-  /** The prepared inputs back to back, when the request asked for them. */
-  inputs?: Float32Array;
-}
-
+type TaskReply = Extract<WorkerReply, { type: 'result' | 'readings' }>;
 interface Task {
   request: TaskRequest;
   transfer: ArrayBuffer[];
-  resolve: (result: TaskResult) => void;
+  resolve: (reply: TaskReply) => void;
   reject: (error: Error) => void;
+}
+
+/**
+ * Requests for readFiles that wait in the queue one after another are sent to a worker as one batch (up to
+ * MAX_BATCH files): under load, many single-file requests then share one inference (a batch of 16 digits costs
+ * ~0.35 ms per image against ~0.5 ms alone) and one message each way. Each request still gets its own answers.
+ */
+function mergeReadFiles(first: Task, queue: Task[]): Task {
+  if (first.request.type !== 'read-files') return first;
+  const group = [first];
+  let files = first.request.files.length;
+  while (queue.length > 0) {
+    const next = queue[0]!.request;
+    if (next.type !== 'read-files' || next.key !== first.request.key || next.maxPixels !== first.request.maxPixels || files + next.files.length > MAX_BATCH) break;
+    files += next.files.length;
+    group.push(queue.shift()!);
+  }
+  if (group.length === 1) return first;
+  const requests = group.map((task) => task.request as Extract<TaskRequest, { type: 'read-files' }>);
+  return {
+    request: { ...first.request, files: requests.flatMap((request) => request.files) },
+    transfer: [],
+    resolve(reply) {
+      if (reply.type !== 'readings') return;
+      let start = 0;
+      group.forEach((task, i) => {
+        const count = requests[i]!.files.length;
+        task.resolve({ ...reply, readings: reply.readings.slice(start, start + count) });
+        start += count;
+      });
+    },
+    reject: (error) => group.forEach((task) => task.reject(error)),
+  };
 }
 
 interface PoolWorker {
@@ -309,7 +372,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
   const dispatch = () => {
     for (const member of pool) {
       if (member.task || queue.length === 0) continue;
-      const task = queue.shift()!;
+      const task = mergeReadFiles(queue.shift()!, queue);
       member.task = task;
       member.worker.postMessage(task.request, task.transfer);
     }
@@ -324,7 +387,7 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
       const task = member.task;
       if (!task || !('id' in reply) || reply.id !== task.request.id) return;
       member.task = null;
-      if (reply.type === 'result') task.resolve({ output: reply.output, inputs: reply.inputs });
+      if (reply.type === 'result' || reply.type === 'readings') task.resolve(reply);
       else if (reply.type === 'image-refused') task.reject(imageRefused(reply.reason, reply.message));
       else task.reject(new Error(`Inference failed for model "${task.request.key}": ${reply.message}`));
       dispatch();
@@ -346,40 +409,35 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
   }
 
   const enqueue = (request: TaskRequest, transfer: ArrayBuffer[]) =>
-    new Promise<TaskResult>((resolve, reject) => {
+    new Promise<TaskReply>((resolve, reject) => {
       queue.push({ request, transfer, resolve, reject });
       dispatch();
     });
+  const output = (reply: TaskReply) => (reply.type === 'result' ? reply.output : new Float32Array(0));
   const checkOpen = (modelKey: ModelKey) => {
     if (closing) throw new Error('The inference runner is closed.');
     if (pool.length === 0) throw new Error('No inference worker is left running.');
     return specFor(specsByKey, modelKey);
   };
-  const prepareAndRun = async (modelKey: ModelKey, files: Uint8Array[], maxPixels: number, withInputs: boolean) => {
-    checkOpen(modelKey);
-    const batches: Uint8Array[][] = [];
-    for (let start = 0; start < files.length; start += MAX_BATCH) batches.push(files.slice(start, start + MAX_BATCH));
-    const results = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels, withInputs }, [])));
-    return {
-      outputs: results.flatMap(({ output }, i) => splitRows(output, batches[i]!.length)),
-      inputs: withInputs ? results.flatMap(({ inputs }, i) => splitRows(inputs!, batches[i]!.length)) : undefined,
-    };
-  };
 
   return {
     async run(modelKey, images) {
       const batches = packBatches(checkOpen(modelKey), images);
-      const results = await Promise.all(
+      const outputs = await Promise.all(
         batches.map(({ input, count }) => enqueue({ type: 'run', id: nextId++, key: modelKey, input, count }, [input.buffer as ArrayBuffer])),
       );
-      return results.flatMap(({ output }, i) => splitRows(output, batches[i]!.count));
+      return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.count));
     },
     async runFiles(modelKey, files, maxPixels) {
-      return (await prepareAndRun(modelKey, files, maxPixels, false)).outputs;
+      checkOpen(modelKey);
+      const batches = fileBatches(files);
+      const outputs = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
+      return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.length));
     },
-    async runFilesWithInputs(modelKey, files, maxPixels) {
-      const { outputs, inputs } = await prepareAndRun(modelKey, files, maxPixels, true);
-      return { outputs, inputs: inputs! };
+    async readFiles(modelKey, files, maxPixels) {
+      checkOpen(modelKey);
+      const replies = await Promise.all(fileBatches(files).map((batch) => enqueue({ type: 'read-files', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
+      return replies.flatMap((reply) => (reply.type === 'readings' ? reply.readings : []));
     },
     close() {
       // Requests already accepted are answered; then each worker releases its sessions and exits.

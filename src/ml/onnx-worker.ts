@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageInputError } from './image-input.js';
 import { ModelLoadError } from './model-file.js';
-import { OnnxModelSession, packBatches, prepareFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
+import { OnnxModelSession, packBatches, prepareFiles, readFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -19,14 +19,12 @@ try {
   port.close();
 }
 
-async function runBatch(request: Exclude<WorkerRequest, { type: 'close' }>): Promise<{ output: Float32Array; inputs?: Float32Array }> {
+async function runBatch(request: Exclude<WorkerRequest, { type: 'close' | 'read-files' }>): Promise<Float32Array> {
   const session = sessions.get(request.key)!;
-  if (request.type === 'run') return { output: await session.run(request.input, request.count) };
+  if (request.type === 'run') return session.run(request.input, request.count);
   // The pool sends at most MAX_BATCH files, so they pack into a single batch.
   const [batch] = packBatches(session.spec, await prepareFiles(request.key, request.files, request.maxPixels));
-  const output = await session.run(batch!.input, batch!.count);
-  // The session does not keep the input, so its buffer can be handed back as it is.
-  return { output, inputs: request.withInputs ? batch!.input : undefined };
+  return session.run(batch!.input, batch!.count);
 }
 
 port.on('message', async (request: WorkerRequest) => {
@@ -36,8 +34,14 @@ port.on('message', async (request: WorkerRequest) => {
     return;
   }
   try {
-    const { output, inputs } = await runBatch(request);
-    reply({ type: 'result', id: request.id, output, ...(inputs ? { inputs } : {}) }, inputs ? [output.buffer as ArrayBuffer, inputs.buffer as ArrayBuffer] : [output.buffer as ArrayBuffer]);
+    if (request.type === 'read-files') {
+      const readings = await readFiles(sessions.get(request.key)!, request.files, request.maxPixels);
+      const buffers = readings.flatMap((reading) => ('output' in reading ? [reading.output.buffer, reading.input.buffer] : []));
+      reply({ type: 'readings', id: request.id, readings }, [...new Set(buffers)] as ArrayBuffer[]);
+      return;
+    }
+    const output = await runBatch(request);
+    reply({ type: 'result', id: request.id, output }, [output.buffer as ArrayBuffer]);
   } catch (error) {
     if (error instanceof ImageInputError) reply({ type: 'image-refused', id: request.id, reason: error.reason, message: error.message });
     else reply({ type: 'failed', id: request.id, message: (error as Error).message });

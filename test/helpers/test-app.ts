@@ -58,8 +58,8 @@ export function createTestApp({
       const user = accounts.users.insert(username, await accounts.hashPassword(password), role);
       return { ...user, password };
     },
-    close() {
-      close();
+    async close() {
+      await close();
       db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -151,6 +151,15 @@ describe('API: tokens and Bearer authentication', () => {
     await me(t.app, `Bearer ${fresh}`).expect(200);
   });
 
+  it('when a token that was accepted before expires, then it is refused (a verified token is not trusted past its exp)', async () => {
+    const user = await t.createUser();
+    // Issued almost an hour ago: valid for another 0.5 to 1.5 s (iat and exp are whole seconds).
+    const expiring = await signToken(deriveTokenKey(TEST_SESSION_SECRET), user.id, { now: new Date(Date.now() - 3600 * 1000 + 1500) });
+    await me(t.app, `Bearer ${expiring}`).expect(200);
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    assertUnauthorized(await me(t.app, `Bearer ${expiring}`), 'token_expired', /The token has expired/);
+  });
+
   it('when the account is disabled or deleted after the token was issued, then the token stops working', async () => {
     const dave = await t.createUser();
     const erin = await t.createUser();

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { DIGIT_MEAN, DIGIT_STD, prepareDigit } from '../../src/ml/digit-image.js';
 import { loadDigitModel, type DigitModel } from '../../src/ml/index.js';
+import { DRAWN_DIGITS } from '../helpers/digits.js';
 import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
 import { seededRandom } from '../../src/lib/random.js';
 import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, mnistTestFilesPresent, readMnistTest, renderDarkOnLight } from './helpers/mnist.js';
@@ -77,20 +78,6 @@ describe('the shipped digit model', { skip: skipReason }, () => {
     );
   });
 });
-
-/** Each digit as a canvas user might draw it, in a 100x120 box. */
-const DRAWN_DIGITS = [
-  'M 50 10 C 15 10 15 110 50 110 C 85 110 85 10 50 10 Z',
-  'M 40 25 L 55 10 L 55 110',
-  'M 20 35 C 20 0 85 0 80 35 C 75 60 30 80 20 110 L 85 110',
-  'M 20 20 C 40 0 85 5 80 30 C 75 55 45 55 45 58 C 90 60 90 110 50 110 C 35 110 25 105 18 98',
-  'M 60 10 L 15 80 L 85 80 M 65 45 L 65 115',
-  'M 80 10 L 30 10 L 25 55 C 60 40 90 60 85 85 C 80 115 35 115 20 100',
-  'M 75 15 C 40 5 20 50 22 80 C 25 115 80 115 80 85 C 80 55 35 55 24 80',
-  'M 15 12 L 85 12 L 40 110',
-  'M 50 60 C 10 50 20 10 50 10 C 80 10 90 50 50 60 C 5 70 15 112 50 112 C 85 112 95 70 50 60 Z',
-  'M 78 40 C 78 5 22 5 22 40 C 22 70 78 70 78 40 L 75 112',
-];
 
 function drawing(path: string, { width, height, placement, stroke, ink, paper }: { width: number; height: number; placement: string; stroke: number; ink: string; paper: string | null }) {
   const background = paper ? `<rect width="100%" height="100%" fill="${paper}"/>` : '';

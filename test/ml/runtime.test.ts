@@ -251,6 +251,33 @@ describe('image files prepared and run in the workers', () => {
     assert.equal(await reasonOf(models.digits.classifyFiles([large])), 'too_many_pixels', 'the limit given to loadModels applies');
     assert.equal(await reasonOf(models.digits.classifyFiles([drawn], { maxPixels: 100 })), 'too_many_pixels', 'a limit given per call wins');
   });
+
+  test('readFiles answers each file on its own: a refused file in the middle gets its reason, the others their prediction and input', async () => {
+    const files = [await penDrawing(200, 200, 'M 60 40 L 140 40 L 80 170'), new TextEncoder().encode('not an image'), await penDrawing(300, 300, 'M 150 40 L 150 260')];
+    const readings = await models.digits.readFiles(files);
+    assert.equal(readings.length, 3);
+    assert.equal(readings[1]!.error?.reason, 'unsupported_type');
+    const expected = await models.digits.classifyFiles([files[0]!, files[2]!]);
+    for (const [reading, want] of [[readings[0]!, expected[0]!], [readings[2]!, expected[1]!]] as const) {
+      assert.ok(!reading.error);
+      assertRowsClose(reading.prediction.probabilities, want.probabilities);
+      assert.deepEqual(reading.input, await prepareDigit(files[readings.indexOf(reading)]!, { maxPixels: 1_000_000 }));
+    }
+  });
+
+  test('when many single-file reads wait at once, then they are run together and each still gets its own answer', async () => {
+    const shapes = ['M 60 40 L 140 40 L 80 170', 'M 100 30 L 100 170', 'M 40 60 C 40 0 160 0 150 60 L 40 170 L 160 170', 'M 50 50 L 150 150 M 150 50 L 50 150'];
+    const files = await Promise.all(Array.from({ length: 40 }, (_, i) => penDrawing(200 + i, 200, shapes[i % shapes.length]!)));
+    const expected = await models.digits.classifyFiles(files);
+    const blank = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const [readings, refused] = await Promise.all([Promise.all(files.map((file) => models.digits.readFiles([file]))), models.digits.readFiles([blank, files[0]!])]);
+    readings.forEach(([reading], i) => {
+      assert.ok(reading && !reading.error);
+      assertRowsClose(reading.prediction.probabilities, expected[i]!.probabilities);
+    });
+    assert.equal(refused[0]!.error?.reason, 'no_ink');
+    assert.ok(!refused[1]!.error);
+  });
 });
 
 describe('closing', () => {

@@ -80,7 +80,7 @@ export function declareDatasetsApi(api: ApiRoutes, { datasets, archiveLimits }: 
         'folder or none). Each entry is checked like an upload; unsafe paths, symbolic links, nested archives, entries that inflate too far (per entry, ' +
         'by ratio) and non-images are skipped and reported. Over DATASET_IMPORT_MAX_ENTRIES, DATASET_IMPORT_MAX_UNCOMPRESSED_MB (counted while ' +
         'inflating) or the storage quota, the import is undone (413). Without dataset_id a new dataset is made, named `name` or after the archive.',
-      multipart: { files: { archive: 'The zip file.' }, limits: archiveLimits },
+      multipart: { files: { archive: 'The zip file.' }, ...archiveLimits },
       body: z.object({
         dataset_id: z.union([z.literal(''), idSchema]).optional().openapi({ type: 'integer', description: 'Merge into this dataset of yours.' }),
         name: z.union([z.literal(''), datasetNameSchema]).optional().openapi({ type: 'string', description: 'The new dataset\'s name.' }),
