@@ -78,8 +78,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     library: images,
     importLimits: { maxEntries: config.datasetImport.maxEntries, maxEntryBytes: config.uploads.maxFileBytes, maxTotalBytes: config.datasetImport.maxUncompressedBytes },
   });
+  const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id), datasets });
   const datasetsWeb = createDatasetsWebRouters({ datasets, images, uploadLimits, maxArchiveBytes: config.datasetImport.maxArchiveBytes });
-  const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id) });
   const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [

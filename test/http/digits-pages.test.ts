@@ -228,6 +228,27 @@ describe('digit recognition pages', () => {
     assert.deepEqual([...new Set(names)].sort(), ['0', '1', '4']);
   });
 
+  it('when the corrected images are added to a dataset, then it has labels 0-9 with each image under its true digit, and a second run adds only new corrections', async () => {
+    const token = await csrfToken(agent, '/digits/history');
+    const first = await agent.post('/digits/export/dataset').type('form').send({ _csrf: token, name: 'My digits' }).expect(302);
+    const datasetId = Number(/^\/datasets\/(\d+)$/.exec(first.headers.location!)![1]);
+    const page = (await agent.get(`/datasets/${datasetId}`).expect(200)).text;
+    assert.match(page, /3 corrected images added to the dataset “My digits”\./);
+    const labels = t.db.prepare('SELECT l.name, COUNT(i.id) AS n FROM dataset_labels l LEFT JOIN dataset_images i ON i.label_id = l.id WHERE l.dataset_id = ? GROUP BY l.id ORDER BY l.name').all(datasetId) as { name: string; n: number }[];
+    assert.deepEqual(labels.map((label) => label.name), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.deepEqual(labels.filter((label) => label.n > 0).map((label) => [label.name, label.n]), [['0', 1], ['1', 1], ['4', 1]], 'the 7 corrected to 1 sits under 1');
+
+    const { id } = (await drawAndPredict(agent, await drawnDigitPng(2)).expect(201)).body;
+    await agent.post(`/digits/predictions/${id}/correction`).type('form').send({ _csrf: token, label: '2' }).expect(302);
+    const again = await agent.post('/digits/export/dataset').type('form').send({ _csrf: token, name: 'my DIGITS' }).expect(302);
+    assert.equal(again.headers.location, `/datasets/${datasetId}`, 'the same dataset, whatever the case');
+    assert.match((await agent.get(again.headers.location!).expect(200)).text, /1 corrected image added to the dataset “My digits”\. 3 were already there\./);
+
+    const refused = await agent.post('/digits/export/dataset').type('form').send({ _csrf: token, name: '../etc' }).expect(302);
+    assert.equal(refused.headers.location, '/digits/history#download');
+    assert.match((await agent.get('/digits/history').expect(200)).text, /class="flash flash-error"/);
+  });
+
   it('when the model is not loaded, then the pages say so and predictions answer 503, while history still works', async () => {
     const bare = createTestApp();
     try {

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import type { DigitModel, ImageInputError } from '../../ml/index.js';
 import { fileFromBytes, MIME_TYPES, type ImageStore } from '../../storage/index.js';
 import type { LibraryImage } from '../images/index.js';
+import type { DatasetsService } from '../datasets/index.js';
 import { computeDigitStats, type DigitStats } from './digit-stats.js';
 import { createDigitStatsRepo } from './digit-stats.repo.js';
 import { zipStream } from '../../lib/zip-stream.js';
@@ -29,7 +30,11 @@ export interface DigitsServiceDeps {
   model: DigitModel | null;
   /** The image library, for predicting a digit in one of the user's images. */
   libraryImage: (userId: number, id: number) => LibraryImage;
+  /** The dataset builder, which takes the corrected images as a dataset with labels 0-9. */
+  datasets: Pick<DatasetsService, 'ensureDataset' | 'addStoredImages'>;
 }
+
+const DIGIT_LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 /** The refusal of one image as the API and pages report it: 422 with the reason as the code (no_ink, unsupported_type...). */
 export function refusalError(error: ImageInputError): ValidationError {
@@ -40,7 +45,7 @@ export function refusalError(error: ImageInputError): ValidationError {
 const imageName = (name: string | null, id: number) => name ?? `digit-${id}.png`;
 
 /** Digit recognition: predictions (stored in batches), history, corrections, analytics, exports. */
-export function createDigitsService({ db, store, logger, model, libraryImage }: DigitsServiceDeps) {
+export function createDigitsService({ db, store, logger, model, libraryImage, datasets }: DigitsServiceDeps) {
   const repo = createPredictionsRepo(db);
   const statsRepo = createDigitStatsRepo(db);
   const writer = createPredictionWriter({ db, store, logger });
@@ -233,6 +238,30 @@ export function createDigitsService({ db, store, logger, model, libraryImage }: 
         }
       })();
       return zipStream(entries);
+    },
+
+    /**
+     * Puts the images of the user's corrected predictions into their dataset of this name (created when missing,
+     * labels 0-9), by reference: no file is copied, and a slice of 500 is read at a time, so 10,000 corrections
+     * never sit in memory. Predictions marked "not a digit" and those kept without their image are left out;
+     * images already in the dataset are not added twice, so running it again adds only the new corrections.
+     */
+    async correctionsToDataset(userId: number, name: string) {
+      await writer.flush();
+      const dataset = datasets.ensureDataset(userId, { name, description: 'Digit predictions corrected or confirmed in Inkwell, one label per digit.', labels: DIGIT_LABELS });
+      let withoutImage = 0;
+      const corrected = async function* () {
+        for (let slice = repo.slice(userId, { corrected: true }, 0, 500); slice.length; slice = repo.slice(userId, { corrected: true }, slice.at(-1)!.id, 500)) {
+          for (const prediction of slice) {
+            const label = prediction.correction?.label;
+            if (label === null || label === undefined) continue;
+            if (prediction.storedImageId === null) withoutImage++;
+            else yield { storedImageId: prediction.storedImageId, label: String(label), name: `${label}-${prediction.id}.png` };
+          }
+        }
+      };
+      const counts = await datasets.addStoredImages(userId, dataset.id, corrected());
+      return { dataset: { id: dataset.id, name: dataset.name }, ...counts, withoutImage };
     },
 
     keepsImages: (userId: number) => repo.keepImages(userId),

@@ -1,7 +1,7 @@
 import { create as contentDisposition } from 'content-disposition';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { NotFoundError, ValidationError } from '../../http/errors.js';
+import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
 import { digitInputPng } from '../../ml/index.js';
 import { sendImage } from '../images/index.js';
 import { scopeOf } from './digits.api.js';
@@ -12,6 +12,7 @@ import { PREDICTION_SOURCES } from './predictions.repo.js';
 import { toPredictionJson } from './prediction-json.js';
 
 const format = { percent: (value: number) => `${(value * 100).toFixed(1)}%` };
+const DEFAULT_DATASET_NAME = 'Digit corrections';
 const sourceLabels = { drawing: 'Drawn', upload: 'Uploaded', api: 'API', library: 'Image library' };
 
 /** Where to go back to after a form on several pages: one of our own digit pages, never another site. */
@@ -120,6 +121,23 @@ export function createHistoryWebRouter({ digits }: { digits: DigitsService }): R
     const name = `digits-dataset-${new Date().toISOString().slice(0, 10)}.zip`;
     res.set({ 'Content-Type': 'application/zip', 'Content-Disposition': contentDisposition(name), 'Cache-Control': 'private, no-store' });
     await pipeline(archive, res).catch((err: unknown) => res.destroy(err as Error));
+  });
+
+  // One action puts the corrected images into a dataset (labels 0-9) of the dataset builder; again later, only the new ones.
+  router.post('/digits/export/dataset', async (req, res) => {
+    const posted = field(req, 'name');
+    const name = (typeof posted === 'string' ? posted.trim() : '') || DEFAULT_DATASET_NAME;
+    try {
+      const { dataset, added, duplicates, withoutImage } = await digits.correctionsToDataset(req.user!.id, name);
+      const already = duplicates ? ` ${duplicates} were already there.` : '';
+      const noImage = withoutImage ? ` ${withoutImage} corrected prediction${withoutImage === 1 ? ' has' : 's have'} no image kept, so ${withoutImage === 1 ? 'it was' : 'they were'} left out.` : '';
+      req.flash('success', `${added} corrected image${added === 1 ? '' : 's'} added to the dataset “${dataset.name}”.${already}${noImage}`);
+      res.redirect(`/datasets/${dataset.id}`);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status >= 500) throw err;
+      req.flash('error', err.message);
+      res.redirect('/digits/history#download');
+    }
   });
 
   router.get('/digits/analytics', async (req, res) => {
