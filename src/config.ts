@@ -63,6 +63,10 @@ const envSchema = z
     // Scoring compares the references with each other, so it needs at least 2.
     SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
     SIGNATURE_MAX_REFERENCES: integer(2, 100).default(20),
+    // Retraining the digit model (src/features/models/training.*): the Python with torch, its threads, and MNIST's folder.
+    TRAINING_PYTHON: z.string().min(1).default('/usr/bin/python3'),
+    TRAINING_THREADS: integer(1, 64).default(1),
+    TRAINING_DATA_DIR: z.string().min(1).default('../shared/datasets'),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
@@ -128,6 +132,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       maxEntries: env.DATASET_IMPORT_MAX_ENTRIES,
     },
     digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
+    training: { python: env.TRAINING_PYTHON, threads: env.TRAINING_THREADS, dataDir: resolveFromRoot(env.TRAINING_DATA_DIR) },
   };
 }
 

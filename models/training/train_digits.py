@@ -52,6 +52,16 @@ def parse_args():
     parser.add_argument("--export-only", action="store_true",
                         help="skip training; export the saved best checkpoint and write the card")
     parser.add_argument("--version", default="1.0.0")
+    # Used by Inkwell's training jobs (src/features/models/training.*); the defaults keep the behaviour above.
+    parser.add_argument("--extra-data", default=None,
+                        help="extra training digits: records of 785 bytes (label 0-9, then 28x28 ink 0-255 row-major, "
+                             "ink bright), as the app's prepareDigit gives them")
+    parser.add_argument("--out", default=None,
+                        help="write digits.onnx, digits.json and the checkpoint in this folder instead of models/")
+    parser.add_argument("--progress", action="store_true",
+                        help="after each epoch, print one JSON line (epoch, epochs, loss, val_accuracy) on stdout")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="train on the images as they are, without augmentation")
     return parser.parse_args()
 
 
@@ -212,7 +222,8 @@ def train(args, train_x, train_y, val_x, val_y):
         for step in range(steps_per_epoch):
             index = order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]
             with torch.no_grad():
-                batch = normalise(augment(train_x[index])).contiguous(memory_format=torch.channels_last)
+                batch = train_x[index]
+                batch = normalise(augment(batch) if args.augment else batch).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(batch), train_y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -235,6 +246,9 @@ def train(args, train_x, train_y, val_x, val_y):
         print(f"epoch {epoch}/{args.epochs}: train loss {running_loss / seen:.4f}, val accuracy {val_accuracy:.2f}%"
               f"{' (best, saved)' if improved else ''}, {time.time() - epoch_started:.0f} s, total {elapsed / 60:.1f} min",
               flush=True)
+        if args.progress:
+            print(json.dumps({"epoch": epoch, "epochs": args.epochs, "loss": round(running_loss / seen, 4),
+                              "val_accuracy": round(val_accuracy, 2), "elapsed_s": round(elapsed)}), flush=True)
         write_run_log(args, {"history": history, "best": best, "train_seconds": round(elapsed),
                              "train_images": len(train_x), "validation_images": len(val_x)})
     return best
@@ -263,7 +277,7 @@ def sha256_of(path):
 
 
 def write_card(args, run, test_report, parameters, onnx_path):
-    card_path = os.path.join(MODELS_DIR, "digits.json")
+    card_path = os.path.join(args.out or MODELS_DIR, "digits.json")
     card = {
         "name": "digits",
         "version": args.version,
@@ -330,8 +344,24 @@ def write_card(args, run, test_report, parameters, onnx_path):
     return card_path
 
 
+def read_extra_data(path):
+    """The --extra-data file: N records of 785 bytes (label, then 784 pixels)."""
+    with open(path, "rb") as f:
+        raw = np.frombuffer(f.read(), dtype=np.uint8)
+    if raw.size % 785:
+        raise ValueError(f"{path}: {raw.size} bytes is not a whole number of 785-byte records")
+    records = raw.reshape(-1, 785)
+    images = torch.from_numpy(records[:, 1:].copy()).float().div_(255).view(-1, 1, 28, 28)
+    return images, torch.from_numpy(records[:, 0].astype(np.int64))
+
+
 def main():
+    global CACHE_DIR, CHECKPOINT, RUN_LOG
     args = parse_args()
+    if args.out:
+        CACHE_DIR = os.path.join(args.out, ".cache")
+        CHECKPOINT = os.path.join(CACHE_DIR, "best.pt")
+        RUN_LOG = os.path.join(CACHE_DIR, "run.json")
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     images, labels, test_x, test_y = load_mnist(args.data)
@@ -340,6 +370,10 @@ def main():
     if args.limit_train:
         train_index = train_index[:args.limit_train]
     train_x, train_y = images[train_index], labels[train_index]
+    if args.extra_data:
+        extra_x, extra_y = read_extra_data(args.extra_data)
+        train_x, train_y = torch.cat([train_x, extra_x]), torch.cat([train_y, extra_y])
+        print(f"extra data: {len(extra_x)} images from {args.extra_data}", flush=True)
     val_x, val_y = images[val_index], labels[val_index]
     print(f"MNIST: {len(train_x)} train, {len(val_x)} validation, {len(test_x)} test; {args.threads} thread(s)", flush=True)
 
@@ -356,7 +390,7 @@ def main():
     print(f"MNIST test accuracy (best checkpoint, epoch {checkpoint['epoch']}): {test_report['accuracy']:.2f}% "
           f"({test_report['errors']} errors); per digit {test_report['per_digit_accuracy']}", flush=True)
 
-    onnx_path = os.path.join(MODELS_DIR, "digits.onnx")
+    onnx_path = os.path.join(args.out or MODELS_DIR, "digits.onnx")
     export_onnx(model.to(memory_format=torch.contiguous_format), onnx_path)
     parameters = sum(p.numel() for p in model.parameters())
     card_path = write_card(args, run, test_report, parameters, onnx_path)

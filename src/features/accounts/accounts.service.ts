@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../http/errors.js';
 import { changePasswordSchema, newPasswordSchema, parseOrThrow, passwordSchema, registerSchema, usernameSchema, type RegisterInput } from './accounts.schemas.js';
 import { passwordWeakness } from './password-strength.js';
+import { createSharingRepo } from './sharing.repo.js';
 import { createUsersRepo, type Role, type UserRecord } from './users.repo.js';
 
 /** What the rest of the app knows of a signed-in user (req.user). */
@@ -89,6 +90,8 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
   return {
     users,
     hashPassword,
+    // The account page's "let my corrected digits improve the shared model" (read by model retraining).
+    ...createSharingRepo(db),
 
     /**
      * The user for a username and password, or null; disabled accounts never authenticate. A success

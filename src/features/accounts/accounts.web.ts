@@ -86,6 +86,7 @@ export function createAccountsWebRouter({ accounts, registration, resets, sessio
       formatBytes,
       errors,
       passwordRules,
+      sharesDigitCorrections: accounts.sharesDigitCorrections(req.user!.id),
     });
 
   const renderDelete = (req: Request, res: Response, status = 200, errors: FieldErrors = {}, message?: string) =>
@@ -190,6 +191,13 @@ export function createAccountsWebRouter({ accounts, registration, resets, sessio
     await logIn(req, { id: user.id, username: user.username, role: user.role });
     req.flash('success', 'Your password has been changed. Other devices have been signed out.');
     res.redirect('/account');
+  });
+
+  router.post('/account/digit-sharing', requireLogin, (req, res) => {
+    const on = field(req, 'share') === 'on';
+    accounts.setShareDigitCorrections(req.user!.id, on);
+    req.flash('success', on ? 'Your corrected digits may now be used to improve the shared digit model.' : 'Your corrected digits will no longer be used to improve the shared digit model.');
+    res.redirect('/account#digit-sharing');
   });
 
   router.get(NEW_PASSWORD_PATH, requireLogin, (req, res) => {

@@ -8,3 +8,4 @@ export { createDatasetsService, NameTakenError, type DatasetDetails, type Datase
 export type { StoredImageToAdd } from './dataset-images.service.js';
 export { createDatasetsWebRouters } from './datasets.web.js';
 export { declareDatasetsApi } from './datasets.api.js';
+export { createLabelledImagesReader, type LabelledImagesReader, type LabelledImage, type LabelCount } from './dataset-labelled-images.js';

@@ -5,3 +5,4 @@
 export { createDigitsService, type DigitsService } from './digits.service.js';
 export { createDigitsWebRouter } from './digits.web.js';
 export { declareDigitsApi } from './digits.api.js';
+export { createTrainingCorrectionsReader, type TrainingCorrectionsReader, type CorrectedDigit, type CorrectionFilter } from './training-corrections.js';

@@ -6,3 +6,4 @@
 export { createSignaturesService, type SignaturesService } from './signatures.service.js';
 export { createSignaturesWebRouter } from './signatures.web.js';
 export { declareSignaturesApi } from './signatures.api.js';
+export { createLabelledVerificationsReader, type LabelledVerification } from './labelled-verifications.js';
