@@ -37,10 +37,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // /ready and the log report every model, background removal's included.
-  const versions = { ...models.versions(), u2netp: background.version };
-  const modelsStatus = { versions: () => versions };
-  logger.info({ models: versions }, 'models loaded');
+  // /ready and the log report every model, background removal's included; the active versions live (an admin may
+  // activate another version of digits or signatures at run time, see src/features/models).
+  const versions = () => ({ ...models.versions(), u2netp: background.version });
+  const modelsStatus = { versions };
+  logger.info({ models: versions() }, 'models loaded');
 
   const { app, store, setupCode, close: closeApp } = createApp({ config, db, logger, sessionSecret: resolveSessionSecret(config), models: modelsStatus, background, ml: models });
   // Files left by a crash between writing an image and committing its row (see src/storage).

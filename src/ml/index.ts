@@ -3,10 +3,15 @@
  * remove image backgrounds (loadBackgroundRemover, its own worker: see src/ml/background/remover.ts).
  * Nothing here knows about HTTP or users; bad images throw ImageInputError, bad model files ModelLoadError.
  */
-import { ModelLoadError, readModelFile, type ModelCard } from './model-file.js';
-import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
+import { ModelLoadError, type ModelCard } from './model-file.js';
+import type { InconclusiveBand, ReferenceChecks } from './signature-decision.js';
 import type { ImageInputError } from './image-input.js';
 import { createMainThreadRunner, createWorkerPoolRunner, imageRefused, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
+import { checkModelCard, checkModelVersion, ModelCheckError, readVersionFile, type DecisionRules, type ModelCheck, type VersionFile } from './model-version.js';
+
+export { checkModelCard, checkModelVersion, ModelCheckError, type ModelCheck, type ModelKey };
+/** The models whose versions can be changed at run time (background removal's u2netp is not one of them). */
+export const MODEL_KEYS: readonly ModelKey[] = ['digits', 'signatures'];
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
@@ -32,10 +37,14 @@ export interface DigitPrediction {
   probabilities: number[];
 }
 
-/** One file read by DigitModel.readFiles: the prediction and the 784 values the model was given, or why the file was refused. */
-export type DigitReading = { prediction: DigitPrediction; input: Float32Array; error?: undefined } | { error: ImageInputError };
+/**
+ * One file read by DigitModel.readFiles: the prediction, the 784 values the model was given and the version of
+ * the model that made it, or why the file was refused.
+ */
+export type DigitReading = { prediction: DigitPrediction; input: Float32Array; version: string; error?: undefined } | { error: ImageInputError };
 
 export interface DigitModel {
+  /** The card of the active version (it changes when another version is activated: read it when needed, do not keep it). */
   readonly card: ModelCard;
   /** Each image is 784 floats as prepareDigit returns them; one prediction per image, in order. */
   classify(images: Float32Array[]): Promise<DigitPrediction[]>;
@@ -54,6 +63,7 @@ export interface DigitModel {
 }
 
 export interface SignatureModel {
+  /** The card of the active version (it changes when another version is activated, like the three fields below). */
   readonly card: ModelCard;
   /** The decision threshold from the model card, for scoreSignature. */
   readonly threshold: number;
@@ -68,16 +78,38 @@ export interface SignatureModel {
   embed(images: Float32Array[]): Promise<Float32Array[]>;
   /** Uploaded image files: prepareSignature and embed, both off the event loop. Throws the ImageInputError of the first refused file. */
   embedFiles(files: Uint8Array[], options?: ImageLimits): Promise<Float32Array[]>;
-  /** embedFiles that also gives back each ink map the model saw (40,000 floats, paper 0, ink up to 1), to show it. */
-  embedFilesWithInkMaps(files: Uint8Array[], options?: ImageLimits): Promise<{ embedding: Float32Array; inkMap: Float32Array }[]>;
+  /**
+   * embedFiles that also gives back each ink map the model saw (40,000 floats, paper 0, ink up to 1), to show it,
+   * and the version of the model that made the embedding (embeddings of two versions must never be compared).
+   */
+  embedFilesWithInkMaps(files: Uint8Array[], options?: ImageLimits): Promise<{ embedding: Float32Array; inkMap: Float32Array; version: string }[]>;
+  /** The decision rules of a version this model has run (the active one, or one still answering calls made before a switch), or null. */
+  rulesOf(version: string): SignatureRules | null;
   /** Answers the requests already made, then stops the workers (shared with the digit model under loadModels). */
   close(): Promise<void>;
+}
+
+/** One signature version's decision rules (see SignatureModel). */
+export interface SignatureRules {
+  card: ModelCard;
+  threshold: number;
+  inconclusiveBand: InconclusiveBand | null;
+  referenceChecks: ReferenceChecks | null;
 }
 
 export interface Models {
   digits: DigitModel;
   signatures: SignatureModel;
+  /** The active version of each model, live. */
   versions(): { digits: string; signatures: string };
+  /**
+   * Activates the version in `dir` (<model>.onnx + <model>.json) without a restart: checks the file against the
+   * card's sha256 (and `sha256`, the registry's, when given) and the card as loadModels does, loads and warms it up
+   * in every worker while the active version keeps answering, then switches; calls already made finish on the
+   * version they started on. On any failure the active version stays and the ModelLoadError says why.
+   * Resolves with the new version's card.
+   */
+  activate(model: ModelKey, dir: string, options?: { sha256?: string }): Promise<ModelCard>;
   close(): Promise<void>;
 }
 
@@ -107,7 +139,6 @@ const DEFAULT_MAX_PIXELS = 50_000_000;
 
 const DIGITS: ModelKey = 'digits';
 const SIGNATURES: ModelKey = 'signatures';
-const DIGIT_CLASSES = 10;
 
 function startRunner(specs: ModelSpec[], { runner = 'workers', workers, intraOpNumThreads }: RunnerOptions): Promise<InferenceRunner> {
   const options = { workers, intraOpNumThreads };
@@ -121,103 +152,118 @@ function toPrediction(row: Float32Array): DigitPrediction {
   return { digit, confidence: probabilities[digit]!, probabilities };
 }
 
-function digitModel(card: ModelCard, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): DigitModel {
+/** What the model objects know of each version they have run: its card and (signatures) decision rules. */
+interface VersionInfo {
+  card: ModelCard;
+  rules: DecisionRules;
+}
+
+/** The versions of one model: the runner says which is active, each version's card says the rest. */
+function versionState(key: ModelKey, runner: InferenceRunner, first: VersionInfo) {
+  const infos = new Map<string, VersionInfo>([[first.card.version, first]]);
   return {
-    card,
+    current: () => infos.get(runner.activeVersion(key))!,
+    of: (version: string) => infos.get(version) ?? null,
+    add: (info: VersionInfo) => void infos.set(info.card.version, info),
+  };
+}
+
+type VersionState = ReturnType<typeof versionState>;
+
+function digitModel(state: VersionState, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): DigitModel {
+  return {
+    get card() {
+      return state.current().card;
+    },
     async classify(images) {
-      return (await runner.run(DIGITS, images)).map(toPrediction);
+      return (await runner.run(DIGITS, images)).value.map(toPrediction);
     },
     async classifyFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
-      return (await runner.runFiles(DIGITS, files, maxPixels)).map(toPrediction);
+      return (await runner.runFiles(DIGITS, files, maxPixels)).value.map(toPrediction);
     },
     async readFiles(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
-      return (await runner.readFiles(DIGITS, files, maxPixels)).map((reading) =>
-        'refused' in reading ? { error: imageRefused(reading.refused, reading.message) } : { prediction: toPrediction(reading.output), input: reading.input },
+      const { version, value } = await runner.readFiles(DIGITS, files, maxPixels);
+      return value.map((reading) =>
+        'refused' in reading ? { error: imageRefused(reading.refused, reading.message) } : { prediction: toPrediction(reading.output), input: reading.input, version },
       );
     },
     close,
   };
 }
 
-interface DecisionRules {
-  band: InconclusiveBand | null;
-  checks: ReferenceChecks | null;
-}
-
-function signatureModel(card: ModelCard, { band, checks }: DecisionRules, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
+function signatureModel(state: VersionState, runner: InferenceRunner, limits: ImageLimits, close: () => Promise<void>): SignatureModel {
+  const rulesOf = (info: VersionInfo): SignatureRules => ({ card: info.card, threshold: info.card.threshold!, inconclusiveBand: info.rules.band, referenceChecks: info.rules.checks });
   return {
-    card,
-    threshold: card.threshold!,
-    inconclusiveBand: band,
-    referenceChecks: checks,
-    embed: (images) => runner.run(SIGNATURES, images),
-    embedFiles: (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => runner.runFiles(SIGNATURES, files, maxPixels),
+    get card() {
+      return state.current().card;
+    },
+    get threshold() {
+      return state.current().card.threshold!;
+    },
+    get inconclusiveBand() {
+      return state.current().rules.band;
+    },
+    get referenceChecks() {
+      return state.current().rules.checks;
+    },
+    rulesOf(version) {
+      const info = state.of(version);
+      return info && rulesOf(info);
+    },
+    embed: async (images) => (await runner.run(SIGNATURES, images)).value,
+    embedFiles: async (files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) => (await runner.runFiles(SIGNATURES, files, maxPixels)).value,
     async embedFilesWithInkMaps(files, { maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS } = {}) {
+      const { version, value } = await runner.readFiles(SIGNATURES, files, maxPixels);
       // The first refused file fails the call, as embedFiles does.
-      return (await runner.readFiles(SIGNATURES, files, maxPixels)).map((reading) => {
+      return value.map((reading) => {
         if ('refused' in reading) throw imageRefused(reading.refused, reading.message);
-        return { embedding: reading.output, inkMap: reading.input };
+        return { embedding: reading.output, inkMap: reading.input, version };
       });
     },
     close,
   };
 }
 
-async function readDigitFile(modelsDir: string) {
-  const file = await readModelFile(modelsDir, DIGITS);
-  const classes = file.card.output.shape[1];
-  if (classes !== DIGIT_CLASSES) {
-    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} gives ${String(classes)} output classes; a digit model has ${DIGIT_CLASSES}.`);
-  }
-  return file;
-}
+const versionSpec = (key: ModelKey, file: VersionFile): ModelSpec => ({ ...modelSpec(key, file), version: file.card.version });
 
-/** requireBand: the app needs the card's decision rules; the eval CLIs do not, so that a new model can be measured to derive them. */
-async function readSignatureFile(modelsDir: string, { requireBand }: { requireBand: boolean }) {
-  const file = await readModelFile(modelsDir, SIGNATURES);
-  const threshold = file.card.threshold;
-  if (threshold === undefined) {
-    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath} has no "threshold"; a signature model needs one to decide.`);
-  }
-  const rules: DecisionRules = { band: null, checks: null };
-  try {
-    rules.band = inconclusiveBandOf(file.card, threshold);
-    rules.checks = referenceChecksOf(file.card);
-  } catch (error) {
-    if (requireBand) {
-      const cardPath = file.displayPath.replace(/\.onnx$/, '.json');
-      throw new ModelLoadError(cardPath, `${cardPath} ${(error as Error).message}; see "Signatures" in models/README.md.`);
-    }
-  }
-  return { ...file, rules };
-}
-
-/** Loads only the digit model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
+/** Loads only the digit model (eval CLIs, evaluating one version). Close it when done, or the worker threads keep the process alive. */
 export async function loadDigitModel(modelsDir: string, options: RunnerOptions = {}): Promise<DigitModel> {
-  const file = await readDigitFile(modelsDir);
-  const runner = await startRunner([modelSpec(DIGITS, file)], options);
-  return digitModel(file.card, runner, options, () => runner.close());
+  const file = await readVersionFile(DIGITS, modelsDir);
+  const runner = await startRunner([versionSpec(DIGITS, file)], options);
+  return digitModel(versionState(DIGITS, runner, file), runner, options, () => runner.close());
 }
 
 /** Loads only the signature model (eval CLIs). Close it when done, or the worker threads keep the process alive. */
 export async function loadSignatureModel(modelsDir: string, options: RunnerOptions = {}): Promise<SignatureModel> {
-  const file = await readSignatureFile(modelsDir, { requireBand: false });
-  const runner = await startRunner([modelSpec(SIGNATURES, file)], options);
-  return signatureModel(file.card, file.rules, runner, options, () => runner.close());
+  const file = await readVersionFile(SIGNATURES, modelsDir, { requireBand: false });
+  const runner = await startRunner([versionSpec(SIGNATURES, file)], options);
+  return signatureModel(versionState(SIGNATURES, runner, file), runner, options, () => runner.close());
 }
 
 /**
  * Loads both models once, at start-up: verifies each file against its card, then starts one worker pool in which
  * every worker holds a warmed-up session of each model, so the two models share the cores instead of fighting over them.
+ * Another version of either can be activated later without a restart (Models.activate).
  */
 export async function loadModels({ modelsDir, ...options }: LoadOptions): Promise<Models> {
-  const [digitsFile, signaturesFile] = await Promise.all([readDigitFile(modelsDir), readSignatureFile(modelsDir, { requireBand: true })]);
-  const runner = await startRunner([modelSpec(DIGITS, digitsFile), modelSpec(SIGNATURES, signaturesFile)], options);
+  const [digitsFile, signaturesFile] = await Promise.all([readVersionFile(DIGITS, modelsDir), readVersionFile(SIGNATURES, modelsDir)]);
+  const runner = await startRunner([versionSpec(DIGITS, digitsFile), versionSpec(SIGNATURES, signaturesFile)], options);
   const close = () => runner.close();
+  const states = { digits: versionState(DIGITS, runner, digitsFile), signatures: versionState(SIGNATURES, runner, signaturesFile) };
   return {
-    digits: digitModel(digitsFile.card, runner, options, close),
-    signatures: signatureModel(signaturesFile.card, signaturesFile.rules, runner, options, close),
-    versions: () => ({ digits: digitsFile.card.version, signatures: signaturesFile.card.version }),
+    digits: digitModel(states.digits, runner, options, close),
+    signatures: signatureModel(states.signatures, runner, options, close),
+    versions: () => ({ digits: runner.activeVersion(DIGITS), signatures: runner.activeVersion(SIGNATURES) }),
+    async activate(model, dir, { sha256 } = {}) {
+      const file = await readVersionFile(model, dir);
+      if (sha256 !== undefined && file.card.file.sha256 !== sha256) {
+        throw new ModelLoadError(file.displayPath, `${file.displayPath} hashes to ${file.card.file.sha256}, but the registry recorded ${sha256} for version ${file.card.version}.`);
+      }
+      // Known before the switch, so that every answer of the new version finds its card.
+      states[model].add(file);
+      await runner.activate(versionSpec(model, file));
+      return file.card;
+    },
     close,
   };
 }

@@ -76,10 +76,15 @@ export interface SessionSpec {
   sampleShape: number[];
 }
 
-/** A model of the worker pool. */
+/** A model of the worker pool: one version of one model. */
 export interface ModelSpec extends SessionSpec {
   key: ModelKey;
+  /** The card's version; a worker holds a session per model and version while requests still need it. */
+  version: string;
 }
+
+/** How workers name a model's session: one per model and version. */
+export const sessionKey = (key: ModelKey, version: string) => `${key}@${version}`;
 
 export function modelSpec<Key extends string>(key: Key, file: ModelFile<AnyModelCard>): SessionSpec & { key: Key } {
   return {
@@ -158,14 +163,31 @@ export class OnnxModelSession<Spec extends SessionSpec = ModelSpec> {
   }
 }
 
-/** Runs batches through the models; the interface the model objects in index.ts use. */
+/** What a runner answers with: the output and the version of the model that made it. */
+export interface Answer<T> {
+  version: string;
+  value: T;
+}
+
+/**
+ * Runs batches through the models; the interface the model objects in index.ts use. Each call runs on the
+ * version that was active when it was made, even if another is activated while it waits or runs.
+ */
 export interface InferenceRunner {
   /** Each input is one image of the model's sample shape; returns one output row per input, in order. */
-  run(modelKey: ModelKey, images: Float32Array[]): Promise<Float32Array[]>;
+  run(modelKey: ModelKey, images: Float32Array[]): Promise<Answer<Float32Array[]>>;
   /** Prepares uploaded image files as the model's card says, then runs them; throws ImageInputError for a refused file. */
-  runFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]>;
+  runFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Answer<Float32Array[]>>;
   /** Like runFiles, but each file gets its own outcome: a refused file does not fail the others. */
-  readFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<FileReading[]>;
+  readFiles(modelKey: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Answer<FileReading[]>>;
+  /** The version new calls run on. */
+  activeVersion(modelKey: ModelKey): string;
+  /**
+   * Loads `spec` (another version of one of the runner's models) wherever inference runs, warms it up, and only
+   * then makes it the version new calls run on; calls already made finish on their version, whose sessions are
+   * released once they are done. If loading fails anywhere, nothing changes and the ModelLoadError says why.
+   */
+  activate(spec: ModelSpec): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -205,45 +227,117 @@ function splitRows(output: Float32Array, count: number): Float32Array[] {
   return Array.from({ length: count }, (_, i) => output.slice(i * width, (i + 1) * width));
 }
 
-function specFor(specs: Map<ModelKey, ModelSpec>, key: ModelKey): ModelSpec {
-  const spec = specs.get(key);
-  if (!spec) throw new Error(`No model "${key}" was loaded into this runner.`);
-  return spec;
+/**
+ * Which version of each model new calls run on, and how many calls each version still has to answer: a version
+ * that is no longer active is released (`release`) once its last call is done.
+ */
+function createVersionBook(specs: ModelSpec[], release: (spec: ModelSpec) => void) {
+  const active = new Map(specs.map((spec) => [spec.key, spec]));
+  const pending = new Map<string, number>();
+  const retired = new Map<string, ModelSpec>();
+  const releaseIfDone = (name: string) => {
+    const spec = retired.get(name);
+    if (!spec || (pending.get(name) ?? 0) > 0) return;
+    retired.delete(name);
+    pending.delete(name);
+    release(spec);
+  };
+  return {
+    spec(key: ModelKey): ModelSpec {
+      const spec = active.get(key);
+      if (!spec) throw new Error(`No model "${key}" was loaded into this runner.`);
+      return spec;
+    },
+    /** True when the version's sessions still exist (active, or retired with calls left): nothing to load. */
+    loaded: (spec: ModelSpec) => active.get(spec.key)?.version === spec.version || retired.has(sessionKey(spec.key, spec.version)),
+    /** Counts a call on the active version of `key` until `done` is called; returns that version's spec. */
+    begin(key: ModelKey): { spec: ModelSpec; done: () => void } {
+      const spec = this.spec(key);
+      const name = sessionKey(key, spec.version);
+      pending.set(name, (pending.get(name) ?? 0) + 1);
+      let finished = false;
+      return {
+        spec,
+        done() {
+          if (finished) return;
+          finished = true;
+          pending.set(name, pending.get(name)! - 1);
+          releaseIfDone(name);
+        },
+      };
+    },
+    switchTo(spec: ModelSpec): void {
+      const old = active.get(spec.key);
+      const name = sessionKey(spec.key, spec.version);
+      retired.delete(name);
+      active.set(spec.key, spec);
+      if (!old || old.version === spec.version) return;
+      const oldName = sessionKey(old.key, old.version);
+      retired.set(oldName, old);
+      releaseIfDone(oldName);
+    },
+  };
+}
+
+/** Wraps a call so that its version's count is released however the call ends. */
+async function counted<T>(book: ReturnType<typeof createVersionBook>, key: ModelKey, call: (spec: ModelSpec) => Promise<T>): Promise<Answer<T>> {
+  const { spec, done } = book.begin(key);
+  try {
+    return { version: spec.version, value: await call(spec) };
+  } finally {
+    done();
+  }
 }
 
 /** Runs preparation and inference on the calling thread. Blocks the event loop throughout; see the note at the top. */
 export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThreads = 1 }: RunnerOptions = {}): Promise<InferenceRunner> {
-  const sessions = new Map<ModelKey, OnnxModelSession>();
+  const sessions = new Map<string, OnnxModelSession>();
   try {
-    for (const spec of specs) sessions.set(spec.key, await OnnxModelSession.create(spec, intraOpNumThreads));
+    for (const spec of specs) sessions.set(sessionKey(spec.key, spec.version), await OnnxModelSession.create(spec, intraOpNumThreads));
   } catch (error) {
     await Promise.all([...sessions.values()].map((session) => session.release()));
     throw error;
   }
-  const specsByKey = new Map(specs.map((spec) => [spec.key, spec]));
+  const book = createVersionBook(specs, (spec) => {
+    const name = sessionKey(spec.key, spec.version);
+    void sessions.get(name)?.release();
+    sessions.delete(name);
+  });
+  const sessionOf = (spec: ModelSpec) => sessions.get(sessionKey(spec.key, spec.version))!;
   let closed = false;
-  const run = async (modelKey: ModelKey, images: Float32Array[]) => {
+  const checkOpen = () => {
     if (closed) throw new Error('The inference runner is closed.');
+  };
+  const runOn = async (spec: ModelSpec, images: Float32Array[]) => {
     const rows: Float32Array[] = [];
-    for (const { input, count } of packBatches(specFor(specsByKey, modelKey), images)) {
-      rows.push(...splitRows(await sessions.get(modelKey)!.run(input, count), count));
-    }
+    for (const { input, count } of packBatches(spec, images)) rows.push(...splitRows(await sessionOf(spec).run(input, count), count));
     return rows;
   };
   return {
-    run,
-    async runFiles(modelKey, files, maxPixels) {
-      specFor(specsByKey, modelKey);
-      return run(modelKey, await prepareFiles(modelKey, files, maxPixels));
+    run(modelKey, images) {
+      checkOpen();
+      return counted(book, modelKey, (spec) => runOn(spec, images));
     },
-    async readFiles(modelKey, files, maxPixels) {
-      if (closed) throw new Error('The inference runner is closed.');
-      specFor(specsByKey, modelKey);
-      const readings: FileReading[] = [];
-      for (let start = 0; start < files.length; start += MAX_BATCH) {
-        readings.push(...(await readFiles(sessions.get(modelKey)!, files.slice(start, start + MAX_BATCH), maxPixels)));
-      }
-      return readings;
+    runFiles(modelKey, files, maxPixels) {
+      checkOpen();
+      return counted(book, modelKey, async (spec) => runOn(spec, await prepareFiles(modelKey, files, maxPixels)));
+    },
+    readFiles(modelKey, files, maxPixels) {
+      checkOpen();
+      return counted(book, modelKey, async (spec) => {
+        const readings: FileReading[] = [];
+        for (let start = 0; start < files.length; start += MAX_BATCH) {
+          readings.push(...(await readFiles(sessionOf(spec), files.slice(start, start + MAX_BATCH), maxPixels)));
+        }
+        return readings;
+      });
+    },
+    activeVersion: (modelKey) => book.spec(modelKey).version,
+    async activate(spec) {
+      checkOpen();
+      book.spec(spec.key);
+      if (!book.loaded(spec)) sessions.set(sessionKey(spec.key, spec.version), await OnnxModelSession.create(spec, intraOpNumThreads));
+      book.switchTo(spec);
     },
     async close() {
       closed = true;
@@ -254,13 +348,17 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
 
 /** Messages between the pool and onnx-worker.ts. */
 export type WorkerRequest =
-  | { type: 'run'; id: number; key: ModelKey; input: Float32Array; count: number }
-  | { type: 'prepare-and-run'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
-  | { type: 'read-files'; id: number; key: ModelKey; files: Uint8Array[]; maxPixels: number }
+  | { type: 'run'; id: number; key: ModelKey; version: string; input: Float32Array; count: number }
+  | { type: 'prepare-and-run'; id: number; key: ModelKey; version: string; files: Uint8Array[]; maxPixels: number }
+  | { type: 'read-files'; id: number; key: ModelKey; version: string; files: Uint8Array[]; maxPixels: number }
+  | { type: 'load'; loadId: number; spec: ModelSpec }
+  | { type: 'unload'; key: ModelKey; version: string }
   | { type: 'close' };
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'load-failed'; file: string; message: string }
+  | { type: 'loaded'; loadId: number }
+  | { type: 'load-refused'; loadId: number; file: string; message: string }
   | { type: 'result'; id: number; output: Float32Array }
   | { type: 'readings'; id: number; readings: FileReading[] }
   | { type: 'image-refused'; id: number; reason: ImageRejection; message: string }
@@ -270,7 +368,7 @@ export interface WorkerSetup {
   intraOpNumThreads: number;
 }
 
-type TaskRequest = Exclude<WorkerRequest, { type: 'close' }>;
+type TaskRequest = Extract<WorkerRequest, { type: 'run' | 'prepare-and-run' | 'read-files' }>;
 type TaskReply = Extract<WorkerReply, { type: 'result' | 'readings' }>;
 interface Task {
   request: TaskRequest;
@@ -290,7 +388,7 @@ function mergeReadFiles(first: Task, queue: Task[]): Task {
   let files = first.request.files.length;
   while (queue.length > 0) {
     const next = queue[0]!.request;
-    if (next.type !== 'read-files' || next.key !== first.request.key || next.maxPixels !== first.request.maxPixels || files + next.files.length > MAX_BATCH) break;
+    if (next.type !== 'read-files' || next.key !== first.request.key || next.version !== first.request.version || next.maxPixels !== first.request.maxPixels || files + next.files.length > MAX_BATCH) break;
     files += next.files.length;
     group.push(queue.shift()!);
   }
@@ -349,6 +447,8 @@ export function imageRefused(reason: ImageRejection, message: string): ImageInpu
  * A fixed pool of worker threads, each holding its own session of every model (created and warmed up once, at
  * start-up). Requests wait in one FIFO queue; an idle worker takes the next batch. Prepared inputs are
  * transferred, not copied; uploaded files are copied, since their buffers may belong to a shared pool.
+ * activate() loads another version into every worker beside the one answering, then switches (see
+ * InferenceRunner.activate); each task names its version, so a worker answers it with the session it started on.
  */
 export async function createWorkerPoolRunner(specs: ModelSpec[], options: RunnerOptions = {}): Promise<InferenceRunner> {
   const cores = availableParallelism();
@@ -363,11 +463,18 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
     throw failure.reason;
   }
   const pool: PoolWorker[] = started.map((result) => ({ worker: (result as PromiseFulfilledResult<Worker>).value, task: null }));
-  const specsByKey = new Map(specs.map((spec) => [spec.key, spec]));
+  const unload = (spec: ModelSpec) => {
+    for (const member of pool) member.worker.postMessage({ type: 'unload', key: spec.key, version: spec.version } satisfies WorkerRequest);
+  };
+  // Tasks are sent to a worker only after every earlier task of theirs was answered, so an unload sent once a
+  // version has no pending call cannot overtake a task of that version.
+  const book = createVersionBook(specs, unload);
   const queue: Task[] = [];
   let nextId = 1;
   let closing: Promise<void> | null = null;
   let idleWaiters: (() => void)[] = [];
+  const loads = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let activating: Promise<void> = Promise.resolve();
 
   const dispatch = () => {
     for (const member of pool) {
@@ -384,6 +491,13 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
 
   for (const member of pool) {
     member.worker.on('message', (reply: WorkerReply) => {
+      if (reply.type === 'loaded' || reply.type === 'load-refused') {
+        const load = loads.get(reply.loadId);
+        loads.delete(reply.loadId);
+        if (reply.type === 'loaded') load?.resolve();
+        else load?.reject(new ModelLoadError(reply.file, reply.message));
+        return;
+      }
       const task = member.task;
       if (!task || !('id' in reply) || reply.id !== task.request.id) return;
       member.task = null;
@@ -417,31 +531,80 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
   const checkOpen = (modelKey: ModelKey) => {
     if (closing) throw new Error('The inference runner is closed.');
     if (pool.length === 0) throw new Error('No inference worker is left running.');
-    return specFor(specsByKey, modelKey);
+    book.spec(modelKey);
   };
 
+  /** Loads the version in one worker; resolves once it is warmed up there. */
+  const loadIn = (member: PoolWorker, spec: ModelSpec) =>
+    new Promise<void>((resolve, reject) => {
+      const loadId = nextId++;
+      const onExit = () => {
+        loads.delete(loadId);
+        reject(new Error('An inference worker exited while loading a model version.'));
+      };
+      member.worker.once('exit', onExit);
+      loads.set(loadId, {
+        resolve: () => (member.worker.off('exit', onExit), resolve()),
+        reject: (error) => (member.worker.off('exit', onExit), reject(error)),
+      });
+      member.worker.postMessage({ type: 'load', loadId, spec } satisfies WorkerRequest);
+    });
+
   return {
-    async run(modelKey, images) {
-      const batches = packBatches(checkOpen(modelKey), images);
-      const outputs = await Promise.all(
-        batches.map(({ input, count }) => enqueue({ type: 'run', id: nextId++, key: modelKey, input, count }, [input.buffer as ArrayBuffer])),
-      );
-      return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.count));
-    },
-    async runFiles(modelKey, files, maxPixels) {
+    run(modelKey, images) {
       checkOpen(modelKey);
-      const batches = fileBatches(files);
-      const outputs = await Promise.all(batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
-      return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.length));
+      return counted(book, modelKey, async (spec) => {
+        const batches = packBatches(spec, images);
+        const outputs = await Promise.all(
+          batches.map(({ input, count }) =>
+            enqueue({ type: 'run', id: nextId++, key: modelKey, version: spec.version, input, count }, [input.buffer as ArrayBuffer]),
+          ),
+        );
+        return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.count));
+      });
     },
-    async readFiles(modelKey, files, maxPixels) {
+    runFiles(modelKey, files, maxPixels) {
       checkOpen(modelKey);
-      const replies = await Promise.all(fileBatches(files).map((batch) => enqueue({ type: 'read-files', id: nextId++, key: modelKey, files: batch, maxPixels }, [])));
-      return replies.flatMap((reply) => (reply.type === 'readings' ? reply.readings : []));
+      return counted(book, modelKey, async (spec) => {
+        const batches = fileBatches(files);
+        const outputs = await Promise.all(
+          batches.map((batch) => enqueue({ type: 'prepare-and-run', id: nextId++, key: modelKey, version: spec.version, files: batch, maxPixels }, [])),
+        );
+        return outputs.flatMap((reply, i) => splitRows(output(reply), batches[i]!.length));
+      });
+    },
+    readFiles(modelKey, files, maxPixels) {
+      checkOpen(modelKey);
+      return counted(book, modelKey, async (spec) => {
+        const replies = await Promise.all(
+          fileBatches(files).map((batch) => enqueue({ type: 'read-files', id: nextId++, key: modelKey, version: spec.version, files: batch, maxPixels }, [])),
+        );
+        return replies.flatMap((reply) => (reply.type === 'readings' ? reply.readings : []));
+      });
+    },
+    activeVersion: (modelKey) => book.spec(modelKey).version,
+    activate(spec) {
+      checkOpen(spec.key);
+      // One activation at a time: two loads of the same model would race for the switch.
+      const next = activating.then(async () => {
+        if (book.loaded(spec)) return book.switchTo(spec);
+        const members = [...pool];
+        const results = await Promise.allSettled(members.map((member) => loadIn(member, spec)));
+        const failed = results.find((result) => result.status === 'rejected');
+        if (failed) {
+          // Workers that did load it let it go again; the active version never stopped answering.
+          for (const member of members) member.worker.postMessage({ type: 'unload', key: spec.key, version: spec.version } satisfies WorkerRequest);
+          throw failed.reason;
+        }
+        book.switchTo(spec);
+      });
+      activating = next.catch(() => undefined);
+      return next;
     },
     close() {
       // Requests already accepted are answered; then each worker releases its sessions and exits.
       closing ??= (async () => {
+        await activating;
         if (queue.length > 0 || pool.some((member) => member.task)) await new Promise<void>((wake) => idleWaiters.push(wake));
         await Promise.all(
           [...pool].map(

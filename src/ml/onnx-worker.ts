@@ -2,15 +2,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageInputError } from './image-input.js';
 import { ModelLoadError } from './model-file.js';
-import { OnnxModelSession, packBatches, prepareFiles, readFiles, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
+import { OnnxModelSession, packBatches, prepareFiles, readFiles, sessionKey, type WorkerReply, type WorkerRequest, type WorkerSetup } from './onnx-runner.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
+/** One session per model and version: a version being activated loads beside the one answering (see activate in onnx-runner.ts). */
 const sessions = new Map<string, OnnxModelSession>();
 try {
-  for (const spec of setup.specs) sessions.set(spec.key, await OnnxModelSession.create(spec, setup.intraOpNumThreads));
+  for (const spec of setup.specs) sessions.set(sessionKey(spec.key, spec.version), await OnnxModelSession.create(spec, setup.intraOpNumThreads));
   reply({ type: 'ready' });
 } catch (error) {
   const file = error instanceof ModelLoadError ? error.file : 'unknown';
@@ -19,8 +20,16 @@ try {
   port.close();
 }
 
-async function runBatch(request: Exclude<WorkerRequest, { type: 'close' | 'read-files' }>): Promise<Float32Array> {
-  const session = sessions.get(request.key)!;
+type TaskRequest = Extract<WorkerRequest, { type: 'run' | 'prepare-and-run' | 'read-files' }>;
+
+function sessionFor(request: TaskRequest): OnnxModelSession {
+  const session = sessions.get(sessionKey(request.key, request.version));
+  if (!session) throw new Error(`Version ${request.version} of model "${request.key}" is not loaded in this worker.`);
+  return session;
+}
+
+async function runBatch(request: Exclude<TaskRequest, { type: 'read-files' }>): Promise<Float32Array> {
+  const session = sessionFor(request);
   if (request.type === 'run') return session.run(request.input, request.count);
   // The pool sends at most MAX_BATCH files, so they pack into a single batch.
   const [batch] = packBatches(session.spec, await prepareFiles(request.key, request.files, request.maxPixels));
@@ -33,9 +42,30 @@ port.on('message', async (request: WorkerRequest) => {
     port.close();
     return;
   }
+  if (request.type === 'load') {
+    const name = sessionKey(request.spec.key, request.spec.version);
+    try {
+      const session = await OnnxModelSession.create(request.spec, setup.intraOpNumThreads);
+      const replaced = sessions.get(name);
+      sessions.set(name, session);
+      await replaced?.release();
+      reply({ type: 'loaded', loadId: request.loadId });
+    } catch (error) {
+      const file = error instanceof ModelLoadError ? error.file : 'unknown';
+      reply({ type: 'load-refused', loadId: request.loadId, file, message: (error as Error).message });
+    }
+    return;
+  }
+  if (request.type === 'unload') {
+    const name = sessionKey(request.key, request.version);
+    const session = sessions.get(name);
+    sessions.delete(name);
+    await session?.release();
+    return;
+  }
   try {
     if (request.type === 'read-files') {
-      const readings = await readFiles(sessions.get(request.key)!, request.files, request.maxPixels);
+      const readings = await readFiles(sessionFor(request), request.files, request.maxPixels);
       const buffers = readings.flatMap((reading) => ('output' in reading ? [reading.output.buffer, reading.input.buffer] : []));
       reply({ type: 'readings', id: request.id, readings }, [...new Set(buffers)] as ArrayBuffer[]);
       return;

@@ -33,6 +33,7 @@ export function fakeSignatureModel({ version = 'fake-1', threshold = -0.05, band
     embed: async () => {
       throw new Error('the fake embeds files only');
     },
+    rulesOf: (version) => (version === card.version ? { card, threshold, inconclusiveBand: band, referenceChecks: model.referenceChecks } : null),
     async embedFilesWithInkMaps(files, { maxPixels = 50_000_000 } = {}) {
       return Promise.all(
         files.map(async (bytes) => {
@@ -40,7 +41,7 @@ export function fakeSignatureModel({ version = 'fake-1', threshold = -0.05, band
           const { width = 0 } = await sharp(bytes).metadata();
           calls.images++;
           calls.widths.push(width);
-          return { embedding: embeddingOf(width), inkMap };
+          return { embedding: embeddingOf(width), inkMap, version: card.version };
         }),
       );
     },

@@ -81,7 +81,8 @@ export function createDigitsService({ db, store, logger, model, libraryImage, da
         storedImageId: null,
         fileName: file.name,
         ...reading.prediction,
-        modelVersion: digits.card.version,
+        // The version that answered, which is not always the active one by now (src/features/models activates others).
+        modelVersion: reading.version,
         createdAt,
         correction: null,
       };

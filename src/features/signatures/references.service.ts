@@ -22,11 +22,18 @@ export interface ReferenceWarning {
   message: string;
 }
 
-/** An image the model could read, with what it saw. */
+/** An image the model could read, with what it saw and the model version that embedded it. */
 export interface EmbeddedImage {
   embedding: Float32Array;
   inkMap: Float32Array;
+  version: string;
 }
+
+/**
+ * How often the references are brought to the active version in one call: another version may be activated
+ * while they are recomputed (src/features/models), and then they are recomputed again, but not for ever.
+ */
+const MAX_RECOMPUTE_ROUNDS = 3;
 
 /** Images are prepared and embedded a few at a time: each holds an uploaded file in memory meanwhile. */
 const EMBED_CONCURRENCY = 4;
@@ -121,7 +128,7 @@ export function createReferencesService({ db, store, images, signers, model, lim
   }
 
   /** Inside the store's transaction: a byte-identical copy of a reference (or of another file in the same request) is refused. */
-  function insertAll(userId: number, signerId: number, stored: StoredImage[], names: string[], embedded: EmbeddedImage[], inkMaps: Buffer[], source: SignatureSource, version: string): number[] {
+  function insertAll(userId: number, signerId: number, stored: StoredImage[], names: string[], embedded: EmbeddedImage[], inkMaps: Buffer[], source: SignatureSource): number[] {
     checkRoom(userId, signerId, stored.length);
     const taken = new Set(repo.storedImageIds(userId, signerId));
     const refusals: FileRefusal[] = [];
@@ -131,15 +138,27 @@ export function createReferencesService({ db, store, images, signers, model, lim
     });
     if (refusals.length) throw new ImagesRefusedError(refusals, stored.length);
     return stored.map((image, i) =>
-      repo.insert({ signerId, userId, storedImageId: image.id, source, embedding: embedded[i]!.embedding, modelVersion: version, inkMap: inkMaps[i]! }),
+      // The version that really embedded it: another may have been activated since the request began.
+      repo.insert({ signerId, userId, storedImageId: image.id, source, embedding: embedded[i]!.embedding, modelVersion: embedded[i]!.version, inkMap: inkMaps[i]! }),
     );
   }
 
   /**
    * The signer's references with embeddings of the active model version: any made by another version is first
-   * recomputed from its stored image (embeddings of two versions are never compared).
+   * recomputed from its stored image (embeddings of two versions are never compared). When a version is activated
+   * meanwhile, they are brought to that one (see MAX_RECOMPUTE_ROUNDS).
    */
   async function current(userId: number, signerId: number): Promise<SignatureReference[]> {
+    let references: SignatureReference[] = [];
+    for (let round = 0; round < MAX_RECOMPUTE_ROUNDS; round++) {
+      references = await currentOnce(userId, signerId);
+      const version = requireModel().card.version;
+      if (references.every((reference) => reference.modelVersion === version)) return references;
+    }
+    return references;
+  }
+
+  async function currentOnce(userId: number, signerId: number): Promise<SignatureReference[]> {
     const signatureModel = requireModel();
     const version = signatureModel.card.version;
     const references = repo.ofSigner(userId, signerId);
@@ -161,10 +180,13 @@ export function createReferencesService({ db, store, images, signers, model, lim
       ),
     );
     db.transaction(() => {
-      for (const { reference, embedded, inkMap } of fresh) repo.updateEmbedding(reference.id, reference.modelVersion, embedded.embedding, version, inkMap);
+      for (const { reference, embedded, inkMap } of fresh) repo.updateEmbedding(reference.id, reference.modelVersion, embedded.embedding, embedded.version, inkMap);
     })();
     // Read again: references deleted meanwhile drop out; one added meanwhile by another version waits for the next call.
-    return repo.ofSigner(userId, signerId).filter((reference) => reference.modelVersion === version);
+    // When every embedding answered with one version (the usual case), that one is kept; else current() tries again.
+    const answered = new Set(fresh.map(({ embedded }) => embedded.version));
+    const kept = answered.size === 1 ? [...answered][0]! : version;
+    return repo.ofSigner(userId, signerId).filter((reference) => reference.modelVersion === kept);
   }
 
   function get(userId: number, signerId: number, id: number): SignatureReference {
@@ -209,20 +231,20 @@ export function createReferencesService({ db, store, images, signers, model, lim
     /** Uploaded files (or drawings, camera photos), all or none: refused files and byte-identical copies answer 422. */
     async add(userId: number, signerId: number, files: IncomingFile[], source: SignatureSource) {
       signers.get(userId, signerId);
-      const version = requireModel().card.version;
+      requireModel();
       if (files.length === 0) throw new ValidationError('Choose at least one image.', { images: 'Choose at least one image.' });
       checkRoom(userId, signerId, files.length);
       const embedded = await embedEach(files);
       const inkMaps = await Promise.all(embedded.map((image) => inkMapToPng(image.inkMap)));
       const names = files.map((file) => file.name);
-      const ids = await store.add(userId, files, (stored) => insertAll(userId, signerId, stored, names, embedded, inkMaps, source, version));
+      const ids = await store.add(userId, files, (stored) => insertAll(userId, signerId, stored, names, embedded, inkMaps, source));
       return added(userId, signerId, ids);
     },
 
     /** Images from the user's library (ids of the images feature), all or none. */
     async addFromLibrary(userId: number, signerId: number, libraryImageIds: number[]) {
       signers.get(userId, signerId);
-      const version = requireModel().card.version;
+      requireModel();
       checkRoom(userId, signerId, libraryImageIds.length);
       const picked = images.getAll(userId, libraryImageIds);
       const storedOf = (storedImageId: number) => {
@@ -235,7 +257,7 @@ export function createReferencesService({ db, store, images, signers, model, lim
       const ids = db.transaction(() => {
         // One more store reference per image; the check for copies then runs over all of them at once.
         const stored = picked.map((image) => store.reference(userId, image.storedImageId, (found) => found) ?? storedOf(image.storedImageId));
-        return insertAll(userId, signerId, stored, picked.map((image) => image.name), embedded, inkMaps, 'library', version);
+        return insertAll(userId, signerId, stored, picked.map((image) => image.name), embedded, inkMaps, 'library');
       })();
       return added(userId, signerId, ids);
     },

@@ -91,7 +91,7 @@ export function createVerificationsService({ db, store, images, signers, referen
       const started = performance.now();
       signers.get(userId, signerId);
       const signatureModel = requireModel();
-      const { used, outliers } = await references.usable(userId, signerId);
+      let { used, outliers } = await references.usable(userId, signerId);
       if (used.length < limits.minReferences) throw new TooFewReferencesError(limits.minReferences, used.length, outliers.length);
 
       const library = 'libraryImageId' in image ? images.get(userId, image.libraryImageId) : null;
@@ -100,9 +100,21 @@ export function createVerificationsService({ db, store, images, signers, referen
       const name = library ? library.name : (image as { file: IncomingFile }).file.name;
       const bytes = stored ? await store.readBytes(stored) : await (image as { file: IncomingFile }).file.read();
 
-      const questioned = await embedQuestioned(signatureModel, name, bytes, crop);
-      const band = signatureModel.inconclusiveBand;
-      const result = scoreSignature(questioned.embedding, used.map((reference) => reference.embedding), signatureModel.threshold, scoringRuleOf(signatureModel.card));
+      let questioned = await embedQuestioned(signatureModel, name, bytes, crop);
+      // Another version may have been activated meanwhile: embeddings of two versions are never compared, so the
+      // references are brought to the questioned signature's version, or it is embedded again (a few rounds at most).
+      for (let round = 0; round < 3 && used.some((reference) => reference.modelVersion !== questioned.version); round++) {
+        ({ used, outliers } = await references.usable(userId, signerId));
+        if (used.length < limits.minReferences) throw new TooFewReferencesError(limits.minReferences, used.length, outliers.length);
+        if (used.some((reference) => reference.modelVersion !== questioned.version)) questioned = await embedQuestioned(signatureModel, name, bytes, crop);
+      }
+      if (used.some((reference) => reference.modelVersion !== questioned.version)) {
+        throw new ServiceUnavailableError('The signature model is being changed right now. Please try again in a moment.');
+      }
+      // The rules of the version that answered, not of whichever is active by now.
+      const rules = signatureModel.rulesOf(questioned.version) ?? signatureModel;
+      const band = rules.inconclusiveBand ?? signatureModel.inconclusiveBand;
+      const result = scoreSignature(questioned.embedding, used.map((reference) => reference.embedding), rules.threshold, scoringRuleOf(rules.card));
       const inkMap = await inkMapToPng(questioned.inkMap);
       const record = (storedImageId: number) =>
         repo.insert({
@@ -113,12 +125,12 @@ export function createVerificationsService({ db, store, images, signers, referen
           crop: crop && cropText(crop),
           score: result.score,
           decision: decideSignature(result.score, band),
-          threshold: signatureModel.threshold,
+          threshold: rules.threshold,
           bandLow: band.low,
           bandHigh: band.high,
           similarities: used.map((reference, i) => ({ reference_id: reference.id, similarity: result.similarities[i]! })),
           leftOut: outliers.map((reference) => reference.id),
-          modelVersion: signatureModel.card.version,
+          modelVersion: questioned.version,
           durationMs: performance.now() - started,
           inkMap,
         });
