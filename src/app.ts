@@ -21,6 +21,7 @@ import { createBackgroundProviders, createImagesService, createImagesWebRouter }
 import { createDatasetsService, createDatasetsWebRouters } from './features/datasets/index.js';
 import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
 import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
+import { createModelsWebRouters, createModelVersionsService } from './features/models/index.js';
 import { createApiRouter } from './api-router.js';
 import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
 import { verifyCsrf } from './http/csrf.js';
@@ -81,6 +82,9 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const digits = createDigitsService({ db, store, logger, model: ml?.digits ?? null, libraryImage: (userId, id) => images.get(userId, id), datasets });
   const datasetsWeb = createDatasetsWebRouters({ datasets, images, uploadLimits, maxArchiveBytes: config.datasetImport.maxArchiveBytes });
   const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
+  // Versions of the digit and signature models (shipped ones registered here), activated without a restart.
+  const modelVersions = createModelVersionsService({ db, ml, modelsDir: config.modelsDir, dataDir: config.dataDir, logger });
+  const modelsWeb = createModelsWebRouters({ versions: modelVersions, uploadLimits, maxUploadBytes: config.modelVersions.maxUploadBytes });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [
     { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
@@ -118,7 +122,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, modelVersions, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -136,6 +140,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(pageLocals);
   // The dataset zip import parses its own (larger) multipart body and checks CSRF itself: before webMultipart.
   app.use(datasetsWeb.archiveUpload);
+  // Likewise the model upload (an ONNX file of up to MODEL_UPLOAD_MAX_MB): administrators only, CSRF checked after parsing.
+  app.use(modelsWeb.upload);
   app.use(requireOwnPassword);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
   app.use(webMultipart(uploadLimits));
@@ -147,6 +153,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(datasetsWeb.pages);
   app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
   app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
+  app.use(modelsWeb.pages);
   app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
   app.use(notFound);

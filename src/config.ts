@@ -59,6 +59,8 @@ const envSchema = z
     DATASET_IMPORT_MAX_UNCOMPRESSED_MB: integer(1, 1_000_000).default(2048),
     DATASET_IMPORT_MAX_ENTRIES: integer(1, 1_000_000).default(50_000),
     DIGITS_BATCH_MAX_FILES: integer(1, 200).default(50),
+    // The largest .onnx file an administrator may upload as a model version (src/features/models).
+    MODEL_UPLOAD_MAX_MB: integer(1, 10_000).default(200),
     REGISTRATION: z.enum(['open', 'invite', 'closed'], { message: 'must be open, invite or closed' }).default('invite'),
     // Scoring compares the references with each other, so it needs at least 2.
     SIGNATURE_MIN_REFERENCES: integer(2, 100).default(3),
@@ -132,6 +134,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
       maxEntries: env.DATASET_IMPORT_MAX_ENTRIES,
     },
     digits: { batchMaxFiles: env.DIGITS_BATCH_MAX_FILES },
+    modelVersions: { maxUploadBytes: env.MODEL_UPLOAD_MAX_MB * 1024 * 1024 },
     training: { python: env.TRAINING_PYTHON, threads: env.TRAINING_THREADS, dataDir: resolveFromRoot(env.TRAINING_DATA_DIR) },
   };
 }

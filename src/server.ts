@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, resolveSessionSecret } from './config.js';
 import { openMigratedDatabase } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { loadBackgroundRemover, loadModels, ModelLoadError } from './ml/index.js';
+import { restoreActiveModels } from './features/models/index.js';
 
 /** Composition root, in stages: config -> database -> migrations -> models -> app -> listen; then graceful stop. */
 async function main(): Promise<void> {
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The version an administrator activated last answers again (src/features/models); if it cannot be loaded, the
+  // shipped one does and the admin page says why.
+  await restoreActiveModels({ db, ml: models, modelsDir: config.modelsDir, dataDir: config.dataDir, logger });
   // /ready and the log report every model, background removal's included; the active versions live (an admin may
   // activate another version of digits or signatures at run time, see src/features/models).
   const versions = () => ({ ...models.versions(), u2netp: background.version });
