@@ -6,7 +6,7 @@ import { declareImagesApi, type ImagesService } from './features/images/index.js
 import { declareDatasetsApi, type DatasetsService } from './features/datasets/index.js';
 import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
-import { declareModelVersionsApi, type ModelVersionsService } from './features/models/index.js';
+import { declareModelVersionsApi, type ModelJobs, type ModelVersionsService } from './features/models/index.js';
 import { createApiRateLimit } from './http/api-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
@@ -29,13 +29,15 @@ export interface ApiRouterDeps {
   signatures: SignaturesService;
   /** Versions of the digit and signature models (administrators). */
   modelVersions: ModelVersionsService;
+  /** Model evaluations and training jobs (administrators). */
+  modelJobs: Pick<ModelJobs, 'declareApi'>;
   uploadLimits: UploadLimits;
   tokenSecret: string;
   /** Shared with the login form (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
 }
 
-export function createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, modelVersions, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
+export function createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, modelJobs, modelVersions, uploadLimits, tokenSecret, loginRateLimit }: ApiRouterDeps): Router {
   const tokens = createTokenService({ tokenSecret, accounts });
   const tokenSubject = async (req: Request): Promise<number | null> => {
     try {
@@ -56,6 +58,7 @@ export function createApiRouter({ config, logger, accounts, images, datasets, di
   declareDigitsApi(api, { digits, batchMaxFiles: config.digits.batchMaxFiles });
   declareSignaturesApi(api, { signatures });
   declareModelVersionsApi(api, { versions: modelVersions, maxUploadBytes: config.modelVersions.maxUploadBytes });
+  modelJobs.declareApi(api);
   router.use(api.router);
   router.use(createApiDocsRouter(api.document));
 

@@ -21,7 +21,7 @@ import { createBackgroundProviders, createImagesService, createImagesWebRouter }
 import { createDatasetsService, createDatasetsWebRouters } from './features/datasets/index.js';
 import { createDigitsService, createDigitsWebRouter } from './features/digits/index.js';
 import { createSignaturesService, createSignaturesWebRouter } from './features/signatures/index.js';
-import { createModelsWebRouters, createModelVersionsService } from './features/models/index.js';
+import { createModelJobs, createModelsWebRouters, createModelVersionsService } from './features/models/index.js';
 import { createApiRouter } from './api-router.js';
 import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/assets.js';
 import { verifyCsrf } from './http/csrf.js';
@@ -85,6 +85,17 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   // Versions of the digit and signature models (shipped ones registered here), activated without a restart.
   const modelVersions = createModelVersionsService({ db, ml, modelsDir: config.modelsDir, dataDir: config.dataDir, logger });
   const modelsWeb = createModelsWebRouters({ versions: modelVersions, uploadLimits, maxUploadBytes: config.modelVersions.maxUploadBytes });
+  // Model evaluations and retraining (background jobs; an interrupted one is marked failed here, at start-up).
+  const modelJobs = createModelJobs({
+    db,
+    logger,
+    store,
+    accounts,
+    datasets,
+    catalogue: modelVersions,
+    register: modelVersions.registerVersion,
+    config: { modelsDir: config.modelsDir, dataDir: config.dataDir, maxPixels: config.uploads.maxImagePixels, training: config.training },
+  });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [
     { label: 'library images', unit: 'items', byUser: () => images.countByUser() },
@@ -122,7 +133,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(express.json({ limit: '1mb' }));
 
   // The API comes before sessions: it authenticates with Bearer tokens only, never a cookie, so needs no CSRF.
-  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, modelVersions, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
+  app.use('/api', createApiRouter({ config, logger, accounts, images, datasets, digits, signatures, modelJobs, modelVersions, uploadLimits, tokenSecret: sessionSecret, loginRateLimit }));
 
   app.use(
     session({
@@ -154,6 +165,8 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));
   app.use(createSignaturesWebRouter({ signatures, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use(modelsWeb.pages);
+  // Before the admin section: its last handler refuses every other /admin path.
+  app.use('/admin/models', modelJobs.webRouter());
   app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
 
   app.use(notFound);
@@ -168,6 +181,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
       requestLog.close();
       sessionStore.close();
       await digits.close();
+      await modelJobs.close();
     },
   };
 }

@@ -183,6 +183,7 @@ export function createEvaluationService({ repo, runner, catalogue, datasets, ver
 
   return {
     parseModel,
+    checkDigitDataset: digitDataset,
 
     /** Starts an evaluation job: digits on one of the user's datasets with labels 0-9, signatures on the labelled verifications. */
     start(userId: number, modelName: string, input: { version: string; datasetId?: number | null }): Job {

@@ -21,6 +21,7 @@ export {
   type RegisterDeps,
 } from './versions.service.js';
 export type { ActiveChoice, ModelName, ModelVersion, VersionSource } from './versions.repo.js';
+export { createModelJobs, type ModelJobs } from './jobs.setup.js';
 
 /**
  * At start-up, before the app takes requests (server.ts): registers the shipped versions and activates the version

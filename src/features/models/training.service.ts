@@ -257,7 +257,7 @@ export function createTrainingService(deps: TrainingDeps) {
       context.progress({ phase: 'training', epoch: 0, epochs: settings.epochs, history }, true);
       await runScript(context, args, logFile, history, settings.epochs);
 
-      context.progress({ phase: 'evaluating', epochs: settings.epochs, history }, true);
+      context.progress({ phase: 'evaluating', epoch: history.length, epochs: settings.epochs, history }, true);
       const onnxPath = path.join(outDir, 'digits.onnx');
       const card = JSON.parse(await readFile(path.join(outDir, 'digits.json'), 'utf8')) as Record<string, any>;
       let heldOutResult: { n: number; correct: number; accuracy: number | null } = { n: 0, correct: 0, accuracy: null };
@@ -292,7 +292,7 @@ export function createTrainingService(deps: TrainingDeps) {
         ...card.evaluation,
         held_out_corrections: { ...heldOutResult, method: 'every 5th correction (by id), never trained on; prepareDigit then the exported ONNX model, as in production' },
       };
-      context.progress({ phase: 'registering', epochs: settings.epochs, history }, true);
+      context.progress({ phase: 'registering', epoch: history.length, epochs: settings.epochs, history }, true);
       const registered = await register({ model: 'digits', onnxPath, card, source: 'trained', createdBy: userId });
       const seconds = Math.round((Date.now() - started) / 1000);
       await writeFile(logFile, `Registered version ${registered.version} after ${seconds} s\n`, { flag: 'a' });
