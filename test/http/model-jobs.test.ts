@@ -196,9 +196,19 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     } finally {
       await model.close();
     }
+    // Registered as a trained version, not active; the job page's button activates it.
+    const listed = await request(t.app).get('/api/v1/models').set('Authorization', admin).expect(200);
+    const digits = (listed.body as { model: string; active_version: string; versions: { version: string; source: string }[] }[]).find((m) => m.model === 'digits')!;
+    assert.equal(digits.active_version, '1.0.0');
+    assert.equal(digits.versions.find((v) => v.version === job.version)?.source, 'trained');
     const page = await adminAgent.get(`/admin/models/training/${res.body.id}`).expect(200);
     assert.match(page.text, /It is <strong>not active<\/strong>/);
-    assert.match(page.text, /href="\/admin\/models"/);
+    const token = await csrfToken(adminAgent, `/admin/models/training/${res.body.id}`);
+    await adminAgent.post(`/admin/models/digits/versions/${encodeURIComponent(job.version)}/activate`).type('form').send({ _csrf: token }).expect(302);
+    const activated = await request(t.app).get('/api/v1/models').set('Authorization', admin).expect(200);
+    assert.equal((activated.body as { model: string; active_version: string }[]).find((m) => m.model === 'digits')!.active_version, job.version);
+    const after = await adminAgent.get(`/admin/models/training/${res.body.id}`).expect(200);
+    assert.match(after.text, /It is <strong>active<\/strong> now/);
   });
 
   it('when a running training job is cancelled, then it is marked cancelled, its process is stopped and another job may start', { skip: skipTraining ?? false, timeout: 300_000 }, async () => {

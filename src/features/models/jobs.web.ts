@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Router, type Request } from 'express';
 import { requireAdmin } from '../../http/auth.js';
 import { NotFoundError, ValidationError } from '../../http/errors.js';
@@ -92,7 +94,10 @@ export function createModelJobsWebRouter({ repo, evaluations, training, catalogu
 
   router.get('/training/:id', requireAdmin, async (req, res) => {
     const job = training.get(positiveId(req.params.id));
+    const activeDir = catalogue.dirOf('digits', catalogue.activeVersion('digits'));
+    const activeCard = activeDir ? await readFile(path.join(activeDir, 'digits.json'), 'utf8').then((text) => JSON.parse(text) as { evaluation?: { mnist_test?: { accuracy?: number } } }, () => null) : null;
     res.render('models/training-job', {
+      activeMnist: activeCard?.evaluation?.mnist_test?.accuracy ?? null,
       title: `Training job ${job.id}`,
       section: 'models',
       job,
