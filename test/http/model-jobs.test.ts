@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { createEvaluationService } from '../../src/features/models/evaluation.service.js';
 import { createJobsRepo } from '../../src/features/models/jobs.repo.js';
 import { createJobRunner } from '../../src/features/models/jobs.runner.js';
 import { createLogger } from '../../src/logger.js';
@@ -124,6 +125,9 @@ describe('model jobs: evaluation and retraining (admins)', () => {
       request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', bob).send({ version: '1.0.0', dataset_id: digitsDataset }),
       request(t.app).get('/api/v1/models/digits/evaluations/1').set('Authorization', bob),
       request(t.app).post('/api/v1/models/digits/training-jobs').set('Authorization', bob).send({ epochs: 1 }),
+      // Refused before the body is even looked at.
+      request(t.app).post('/api/v1/models/digits/training-jobs').set('Authorization', bob).send({ epochs: 99 }),
+      request(t.app).post('/api/v1/models/signatures/evaluations').set('Authorization', bob).send({}),
       request(t.app).get('/api/v1/models/training-jobs/1').set('Authorization', bob),
       request(t.app).delete('/api/v1/models/training-jobs/1').set('Authorization', bob),
     ];
@@ -234,5 +238,49 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     const job = repo.find(id)!;
     assert.equal(job.status, 'failed');
     assert.match(job.error!, /Interrupted/);
+  });
+});
+
+describe('signature model evaluation', () => {
+  it('when verifications with recorded outcomes exist, then FAR, FRR at the card threshold and the inconclusive share are computed from them', async () => {
+    const t = createTestApp();
+    try {
+      const card = JSON.parse(readFileSync('models/signatures.json', 'utf8')) as { version: string; threshold: number };
+      const T = card.threshold;
+      const row = (score: number, truth: 'genuine' | 'forged', decision: 'genuine' | 'forged' | 'inconclusive') => ({ score, truth, decision, threshold: T, bandLow: T - 0.02, bandHigh: T + 0.02, modelVersion: card.version });
+      const rows = [
+        row(T + 0.1, 'genuine', 'genuine'),
+        row(T + 0.05, 'genuine', 'genuine'),
+        row(T - 0.05, 'genuine', 'forged'), // falsely rejected
+        row(T + 0.2, 'genuine', 'genuine'),
+        row(T - 0.2, 'forged', 'forged'),
+        row(T - 0.1, 'forged', 'forged'),
+        row(T + 0.01, 'forged', 'inconclusive'), // accepted at the bare threshold, inconclusive by the band
+        row(T - 0.3, 'forged', 'forged'),
+      ];
+      const repo = createJobsRepo(t.db);
+      const runner = createJobRunner({ repo, logger: createLogger('silent') });
+      const service = createEvaluationService({
+        repo,
+        runner,
+        catalogue: { dirOf: () => path.resolve('models'), activeVersion: () => card.version, versions: () => [card.version] },
+        datasets: { describe: () => assert.fail('no dataset for signatures'), batches: () => assert.fail('no dataset for signatures') } as never,
+        verifications: { forVersion: (version) => (version === card.version ? rows : []) },
+        maxPixels: 1_000_000,
+      });
+      const user = await t.createUser({ role: 'admin' });
+      const job = await runner.settled(service.start(user.id, 'signatures', { version: card.version }).id);
+      assert.equal(job.status, 'succeeded', job.error ?? '');
+      const result = job.result as { n: { genuine: number; forged: number }; far: number; frr: number; inconclusive: number; decisive: { far: number; frr: number }; curve: unknown[] };
+      assert.deepEqual(result.n, { genuine: 4, forged: 4 });
+      assert.equal(result.far, 25);
+      assert.equal(result.frr, 25);
+      assert.equal(result.inconclusive, 12.5);
+      assert.deepEqual(result.decisive, { far: 0, frr: 25 });
+      assert.equal(result.curve.length, 21);
+      assert.deepEqual(service.ofVersion('signatures', card.version).map((j) => j.id), [job.id]);
+    } finally {
+      await t.close();
+    }
   });
 });

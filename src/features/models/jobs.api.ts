@@ -1,3 +1,4 @@
+import type { RequestHandler } from 'express';
 import { ForbiddenError } from '../../http/errors.js';
 import { ApiErrorSchema, apiRoute, z, type ApiRoutes } from '../../http/openapi.js';
 import type { EvaluationService } from './evaluation.service.js';
@@ -52,6 +53,12 @@ function adminOnly(user: Express.User): Express.User {
   return user;
 }
 
+/** The role is checked right after the token, before the body is validated: a non-administrator learns nothing more. */
+const requireApiAdmin: RequestHandler = (req, _res, next) => {
+  adminOnly(req.user!);
+  next();
+};
+
 const forbidden = { description: 'Not an administrator.', schema: ApiErrorSchema };
 const notFound = { description: 'No such model or job.', schema: ApiErrorSchema };
 const busy = { description: 'The model already has a job queued or running.', schema: ApiErrorSchema };
@@ -59,6 +66,7 @@ const busy = { description: 'The model already has a job queued or running.', sc
 /** Evaluations and training jobs (administrators only). */
 export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: { evaluations: EvaluationService; training: TrainingService }): void {
   const tags = ['Models'];
+  const adminFirst = [api.requireApiUser, requireApiAdmin];
   const modelParams = z.object({ model: z.enum(['digits', 'signatures']) });
 
   apiRoute(
@@ -67,6 +75,7 @@ export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: {
       method: 'post',
       path: '/v1/models/:model/evaluations',
       auth: true,
+      before: adminFirst,
       tags,
       summary: 'Evaluate a version of a model (a background job)',
       description:
@@ -84,6 +93,7 @@ export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: {
       method: 'get',
       path: '/v1/models/:model/evaluations/:id',
       auth: true,
+      before: adminFirst,
       tags,
       summary: 'An evaluation: status, progress and result',
       params: modelParams.extend({ id: z.coerce.number().int().positive() }),
@@ -98,6 +108,7 @@ export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: {
       method: 'post',
       path: '/v1/models/digits/training-jobs',
       auth: true,
+      before: adminFirst,
       tags,
       summary: 'Retrain the digit model (a background job)',
       description:
@@ -116,6 +127,7 @@ export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: {
       method: 'get',
       path: '/v1/models/training-jobs/:id',
       auth: true,
+      before: adminFirst,
       tags,
       summary: 'A training job: status, progress and the end of its log',
       params: jobParams,
@@ -134,6 +146,7 @@ export function declareModelJobsApi(api: ApiRoutes, { evaluations, training }: {
       method: 'delete',
       path: '/v1/models/training-jobs/:id',
       auth: true,
+      before: adminFirst,
       tags,
       summary: 'Cancel a training job (its process is stopped); a finished job is left as it is',
       params: jobParams,
