@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -311,6 +311,17 @@ export function createTrainingService(deps: TrainingDeps) {
       await rm(workDir, { recursive: true, force: true });
     }
   }
+
+  // Temporary files a stopped server left behind (the kept logs stay).
+  void readdir(config.jobsDir)
+    .then((ids) =>
+      Promise.all(
+        ids
+          .filter((id) => !['queued', 'running'].includes(repo.find(Number(id))?.status ?? ''))
+          .map((id) => rm(path.join(config.jobsDir, id, 'work'), { recursive: true, force: true })),
+      ),
+    )
+    .catch(() => undefined);
 
   return {
     checkAvailability,
