@@ -8,6 +8,7 @@ import path from 'node:path';
 import { displayPath, ModelLoadError, modelCardSchema, readModelFile, type ModelCard, type ModelFile } from './model-file.js';
 import { createWorkerPoolRunner, modelSpec, type ModelKey } from './onnx-runner.js';
 import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
+import { scoringRuleOf } from './signature-score.js';
 
 /** The checks an uploaded or trained version must pass, in the order they run. */
 export type ModelCheck = 'card' | 'shapes' | 'sha256' | 'inference';
@@ -45,10 +46,16 @@ const sameShape = (a: readonly unknown[], b: readonly unknown[]) => a.length ===
 
 /**
  * Checks a card before its model is read: complete for what the app needs (check 'card': name, version, input and
- * output names and shapes, sha256; for signatures the threshold, decision band and reference checks) and shaped
- * for the model kind (check 'shapes'). `where` names the card in messages.
+ * output names and shapes, sha256; for signatures the threshold, decision band and reference checks, and with
+ * `requireScoring` (new versions) the scoring rule) and shaped for the model kind (check 'shapes'). `where` names
+ * the card in messages.
  */
-export function checkModelCard(key: ModelKey, card: unknown, where = `the ${key} card`, { requireBand = true } = {}): { card: ModelCard; rules: DecisionRules } {
+export function checkModelCard(
+  key: ModelKey,
+  card: unknown,
+  where = `the ${key} card`,
+  { requireBand = true, requireScoring = false } = {},
+): { card: ModelCard; rules: DecisionRules } {
   const parsed = modelCardSchema.safeParse(card);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(card)'}: ${issue.message}`).join('; ');
@@ -64,6 +71,13 @@ export function checkModelCard(key: ModelKey, card: unknown, where = `the ${key}
       rules.checks = referenceChecksOf(checked);
     } catch (error) {
       if (requireBand) throw new ModelCheckError('card', where, `${where} ${(error as Error).message}; see "Signatures" in models/README.md.`);
+    }
+    if (requireScoring) {
+      try {
+        scoringRuleOf(checked);
+      } catch (error) {
+        throw new ModelCheckError('card', where, `${where}: ${(error as Error).message.replace(/^The model card /, '')}`);
+      }
     }
   }
   const expected = SHAPES[key];
@@ -120,7 +134,7 @@ export async function checkModelVersion(key: ModelKey, dir: string): Promise<Mod
   } catch (error) {
     throw new ModelCheckError('card', displayPath(cardFile), `The card is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
-  const { card, rules } = checkModelCard(key, json, 'The card');
+  const { card, rules } = checkModelCard(key, json, 'The card', { requireScoring: true });
   const bytes = await readFile(modelFile);
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== card.file.sha256) {

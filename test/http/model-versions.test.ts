@@ -11,6 +11,7 @@ import { createLogger } from '../../src/logger.js';
 import { loadModels, type Models } from '../../src/ml/index.js';
 import { bearerFor, csrfFromHtml, signIn, type Agent } from '../helpers/agent.js';
 import { drawnDigitPng } from '../helpers/digits.js';
+import { signatureImage } from '../helpers/fake-signatures.js';
 import { fixtureModelsDir, shippedModelsDir } from '../helpers/ml-models.js';
 import { createTestApp, TEST_SESSION_SECRET, type TestApp } from '../helpers/test-app.js';
 
@@ -114,6 +115,13 @@ describe('model versions', () => {
         422,
         'card_incomplete',
         /card check.*inconclusive_band/,
+      ],
+      [
+        'a signature card names no scoring rule',
+        () => ['signatures', SIGNATURE_ONNX, json({ ...SIGNATURE_CARD, version: '0.0.2-test', scoring: undefined })],
+        422,
+        'card_incomplete',
+        /card check.*scoring rule/,
       ],
       ['the version has a slash', () => ['digits', REAL_ONNX, json(digitsCard('../../etc', REAL_ONNX))], 422, 'card_incomplete', /card check.*version/],
       ['the output has 9 classes', () => ['digits', REAL_ONNX, json(digitsCard('2.0.1', REAL_ONNX, { output: { name: 'probabilities', shape: ['N', 9] } }))], 422, 'shapes_mismatch', /shapes check.*\[N, 10\]/],
@@ -282,6 +290,34 @@ describe('model versions', () => {
     assert.deepEqual((await modelOf(t, admin, 'digits')).versions.map((v) => v.version).sort(), [FIXTURE_VERSION, REAL_VERSION].sort());
     await request(t.app).delete('/api/v1/models/digits/versions/3.0.0').set('Authorization', admin).expect(404);
     assert.doesNotMatch((await agent.get('/admin/models')).text, new RegExp(`/versions/${FIXTURE_VERSION.replaceAll('.', '\\.')}/delete`), 'no delete for a shipped version');
+  });
+
+  it('when another signature version is activated, then verifications say so and the references are recomputed with it, also during the switch', async () => {
+    // The fixture card names no scoring rule (verification needs one), so two complete versions of the same network.
+    // Its random weights find every reference an outlier by the fixture's rule: this card leaves none out.
+    const card = { ...SIGNATURE_CARD, scoring: { rule: 'normalised-mean' }, reference_checks: { near_duplicate_similarity: 1, outlier_score_below: -10 } };
+    await upload(t, admin, 'signatures', SIGNATURE_ONNX, json({ ...card, version: '0.0.2-test' })).expect(201);
+    await upload(t, admin, 'signatures', SIGNATURE_ONNX, json({ ...card, version: '0.0.3-test' })).expect(201);
+    await activate(t, admin, 'signatures', '0.0.2-test').expect(200);
+
+    const signer = await request(t.app).post('/api/v1/signers').set('Authorization', user).send({ name: 'Vera' }).expect(201);
+    const add = request(t.app).post(`/api/v1/signers/${signer.body.id}/references`).set('Authorization', user);
+    for (const seed of [1, 2, 3]) add.attach('images', await signatureImage(0, seed), `ref-${seed}.png`);
+    await add.expect(201);
+    const verify = async (seed: number) => {
+      const res = await request(t.app).post(`/api/v1/signers/${signer.body.id}/verifications`).set('Authorization', user).attach('image', await signatureImage(0, seed), 'q.png');
+      assert.equal(res.status, 201, res.text);
+      return res;
+    };
+    assert.equal((await verify(10)).body.model_version, '0.0.2-test');
+
+    const during = [verify(11), verify(12), verify(13)];
+    await activate(t, admin, 'signatures', '0.0.3-test').expect(200);
+    for (const res of await Promise.all(during)) assert.ok(['0.0.2-test', '0.0.3-test'].includes(res.body.model_version));
+    assert.equal((await verify(14)).body.model_version, '0.0.3-test');
+    const versions = t.db.prepare('SELECT DISTINCT model_version FROM signature_references WHERE signer_id = ?').pluck().all(signer.body.id);
+    assert.deepEqual(versions, ['0.0.3-test'], 'the references were recomputed with the new version');
+    await activate(t, admin, 'signatures', FIXTURE_VERSION).expect(200);
   });
 
   it('when the app restarts on the same data folder, then the version activated last answers again', async () => {

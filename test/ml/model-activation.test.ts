@@ -92,7 +92,7 @@ for (const runner of ['workers', 'main-thread'] as const) {
 
 describe('checking a new version', () => {
   it('when the files are sound, then checkModelVersion gives the card; when the network does not fit its card, then the inference check fails', async () => {
-    const card = await checkModelVersion('signatures', fixtureModelsDir);
+    const card = await checkModelVersion('digits', fixtureModelsDir);
     assert.equal(card.version, '0.0.1-test');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-version-'));
     try {

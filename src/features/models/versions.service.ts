@@ -83,7 +83,7 @@ export async function registerVersion({ db, dataDir }: RegisterDeps, input: NewV
 
   let checked;
   try {
-    checked = checkModelCard(model, filled, 'The card').card;
+    checked = checkModelCard(model, filled, 'The card', { requireScoring: true }).card;
   } catch (error) {
     if (error instanceof ModelCheckError) throw refusal(error.check, error.message);
     throw error;
