@@ -284,3 +284,23 @@ describe('signature model evaluation', () => {
     }
   });
 });
+
+describe('training without Python and torch', () => {
+  it('when the configured Python cannot import torch, then the page names the Debian packages, the start button is disabled and the API answers 503', async () => {
+    const t = createTestApp({ env: { TRAINING_PYTHON: '/nonexistent/python3' } });
+    try {
+      const root = await t.createUser({ username: 'root', role: 'admin' });
+      const agent = await signIn(t.app, root);
+      const page = await agent.get('/admin/models/training').expect(200);
+      assert.match(page.text, /Training is not available on this server/);
+      assert.match(page.text, /python3-torch python3-torchvision python3-onnx/);
+      assert.match(page.text, /<button type="submit" disabled>Start training<\/button>/);
+      const res = await request(t.app).post('/api/v1/models/digits/training-jobs').set('Authorization', await bearerFor(t.app, root)).send({ epochs: 1 }).expect(503);
+      assert.match(res.body.error.message, /python3-torch/);
+      // The rest of the app is unaffected.
+      await agent.get('/admin/models/digits/evaluations').expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

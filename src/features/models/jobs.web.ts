@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Router, type Request } from 'express';
 import { requireAdmin } from '../../http/auth.js';
-import { NotFoundError, ValidationError } from '../../http/errors.js';
+import { ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from '../../http/errors.js';
 import type { DatasetsService } from '../datasets/index.js';
 import type { EvaluationService, ModelName, VersionCatalogue } from './evaluation.service.js';
 import { toJobJson } from './jobs.api.js';
@@ -88,6 +88,7 @@ export function createModelJobsWebRouter({ repo, evaluations, training, catalogu
       res.redirect(`/admin/models/training/${job.id}`);
     } catch (error) {
       if (error instanceof ValidationError) return renderTraining(req, res, 422, { ...error.fields, form: error.message }, values);
+      if (error instanceof ConflictError || error instanceof ServiceUnavailableError) return renderTraining(req, res, error.status, { form: error.message }, values);
       throw error;
     }
   });
@@ -143,6 +144,7 @@ export function createModelJobsWebRouter({ repo, evaluations, training, catalogu
       res.redirect(`/admin/models/${model}/evaluations/${job.id}`);
     } catch (error) {
       if (error instanceof ValidationError) return renderEvaluations(req, res, model, 422, { ...error.fields, form: error.message }, values);
+      if (error instanceof ConflictError) return renderEvaluations(req, res, model, 409, { form: error.message }, values);
       throw error;
     }
   });
