@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
+import { createTrainingCorrectionsReader } from '../../src/features/digits/index.js';
 import { createEvaluationService } from '../../src/features/models/evaluation.service.js';
 import { createJobsRepo } from '../../src/features/models/jobs.repo.js';
 import { createJobRunner } from '../../src/features/models/jobs.runner.js';
@@ -89,6 +90,9 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     assert.ok(result.accuracy >= 90, `the shipped model reads drawn digits: ${result.accuracy}%`);
     assert.deepEqual(Object.keys(result.per_digit_accuracy), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     assert.deepEqual(job.progress, { done: 20, total: 20 });
+    // What the page's script polls.
+    const status = await adminAgent.get(`/admin/models/jobs/${res.body.id}/status`).expect(200);
+    assert.equal(status.body.status, 'succeeded');
 
     const page = await adminAgent.get('/admin/models/digits/evaluations').expect(200);
     assert.match(page.text, new RegExp(`${result.accuracy}% of 20`));
@@ -157,7 +161,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     assert.match(afterOn.text, /name="share" role="switch" checked/);
   });
 
-  it('when a training job runs on 2,000 MNIST images plus corrections, then only consenting accounts\' corrections are used, every 5th is held out, and a loadable version is registered but not activated', { skip: skipTraining ?? false, timeout: 600_000 }, async () => {
+  it('when alice allowed it and bob did not, then only alice\'s corrections are offered for training, and "since" filters by the correction\'s date', async () => {
     // alice allowed it (the test above), bob did not: each corrects ten predictions.
     for (const auth of [alice, bob]) {
       for (let d = 0; d < 10; d++) {
@@ -165,6 +169,21 @@ describe('model jobs: evaluation and retraining (admins)', () => {
         await request(t.app).put(`/api/v1/digits/predictions/${prediction.body.id}/correction`).set('Authorization', auth).send({ label: d }).expect(200);
       }
     }
+    const page = await adminAgent.get('/admin/models/training').expect(200);
+    assert.match(page.text, /\(10 corrected digits with images from accounts that allowed it, now\)/);
+    const reader = createTrainingCorrectionsReader({ db: t.db, store: t.store });
+    const aliceId = (t.db.prepare("SELECT id FROM users WHERE username = 'alice'").pluck().get()) as number;
+    const consenting = t.db.prepare('SELECT id FROM users WHERE share_digit_corrections = 1').pluck().all() as number[];
+    assert.deepEqual(consenting, [aliceId]);
+    const exported: number[] = [];
+    for await (const batch of reader.batches({ userIds: consenting }, 4)) exported.push(...batch.map((c) => c.userId));
+    assert.deepEqual(exported, new Array(10).fill(aliceId));
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    assert.equal(reader.count({ userIds: consenting, since: tomorrow }), 0);
+    assert.equal(reader.count({ userIds: consenting, since: '2020-01-01' }), 10);
+  });
+
+  it('when a training job runs on 2,000 MNIST images plus corrections, then only consenting accounts\' corrections are used, every 5th is held out, and a loadable version is registered but not activated', { skip: skipTraining ?? false, timeout: 600_000 }, async () => {
     const started = Date.now();
     const res = await request(t.app)
       .post('/api/v1/models/digits/training-jobs')
