@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -26,8 +26,8 @@ Commands:
   disable <user>            block sign-in and end the user's sessions
   enable <user>             allow sign-in again
   reset-password <user>     set a new password (from INKWELL_PASSWORD or a prompt); ends the user's sessions
-  backup <folder>           an online, consistent backup of the database and the image files into a new
-                            folder inside <folder> (the server may keep running)
+  backup <folder>           an online, consistent backup of the database, the image files and the model
+                            versions made here, into a new folder inside <folder> (the server may keep running)
   help                      this text
 
 The database is the one in DATA_DIR (default: data/), and the files in UPLOAD_DIR, as for the server.
@@ -206,12 +206,17 @@ const commands = {
     // Without it, restored sessions and API tokens would stop working (a new secret is generated).
     const secret = path.join(config.dataDir, 'session-secret');
     if (existsSync(secret)) copyFileSync(secret, path.join(folder, 'session-secret'));
+    // Model versions trained or uploaded here (src/features/models): written before their row and deleted after it,
+    // so a copy taken after the database snapshot has the folder of every version the snapshot lists.
+    const versions = path.join(config.dataDir, 'models');
+    if (existsSync(versions)) cpSync(versions, path.join(folder, 'models'), { recursive: true, filter: (source) => path.basename(source) !== '.incoming' });
     writeFileSync(
       path.join(folder, 'RESTORE.txt'),
       `Inkwell backup of ${new Date().toISOString()}\n\nTo restore (the server stopped):\n` +
         `  cp inkwell.sqlite DATA_DIR/inkwell.sqlite && rm -f DATA_DIR/inkwell.sqlite-wal DATA_DIR/inkwell.sqlite-shm\n` +
         `  cp session-secret DATA_DIR/ (if present; keeps sessions and API tokens valid)\n` +
         `  rm -rf UPLOAD_DIR/users && cp -a uploads/users UPLOAD_DIR/\n` +
+        `  rm -rf DATA_DIR/models && cp -a models DATA_DIR/ (if present: trained and uploaded model versions)\n` +
         `then start the server: migrations run at start. See README, "Backups".\n`,
     );
     io.out(`Backed up the database and ${result.files} image files (${formatBytes(result.bytes)}) to ${folder}`);

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
+import { runAdminCli } from '../../src/cli/admin.js';
 import { openMigratedDatabase } from '../../src/db/migrate.js';
 import { restoreActiveModels } from '../../src/features/models/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -318,6 +320,20 @@ describe('model versions', () => {
     const versions = t.db.prepare('SELECT DISTINCT model_version FROM signature_references WHERE signer_id = ?').pluck().all(signer.body.id);
     assert.deepEqual(versions, ['0.0.3-test'], 'the references were recomputed with the new version');
     await activate(t, admin, 'signatures', FIXTURE_VERSION).expect(200);
+  });
+
+  it('when a backup is made, then it holds the versions made here beside the database', async () => {
+    const target = mkdtempSync(path.join(os.tmpdir(), 'inkwell-backups-'));
+    try {
+      const env = { NODE_ENV: 'test', DATA_DIR: t.dataDir, UPLOAD_DIR: t.config.uploadDir, BCRYPT_COST: '4', MODELS_DIR: fixtureModelsDir };
+      const status = await runAdminCli(['backup', target], { env, io: { out: () => undefined, err: () => undefined, readPassword: async () => '' } });
+      assert.equal(status, 0);
+      const backup = path.join(target, readdirSync(target)[0]!);
+      assert.equal(sha256(readFileSync(path.join(backup, 'models', 'digits', REAL_VERSION, 'digits.onnx'))), sha256(REAL_ONNX));
+      assert.match(readFileSync(path.join(backup, 'RESTORE.txt'), 'utf8'), /DATA_DIR\/models/);
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
   });
 
   it('when the app restarts on the same data folder, then the version activated last answers again', async () => {
