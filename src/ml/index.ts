@@ -7,9 +7,9 @@ import { ModelLoadError, type ModelCard } from './model-file.js';
 import type { InconclusiveBand, ReferenceChecks } from './signature-decision.js';
 import type { ImageInputError } from './image-input.js';
 import { createMainThreadRunner, createWorkerPoolRunner, imageRefused, modelSpec, type InferenceRunner, type ModelKey, type ModelSpec } from './onnx-runner.js';
-import { checkModelCard, checkModelVersion, ModelCheckError, readVersionFile, type DecisionRules, type ModelCheck, type VersionFile } from './model-version.js';
+import { checkModelCard, checkModelVersion, ModelCheckError, readVersionFile, sha256OfFile, type DecisionRules, type ModelCheck, type VersionFile } from './model-version.js';
 
-export { checkModelCard, checkModelVersion, ModelCheckError, type ModelCheck, type ModelKey };
+export { checkModelCard, checkModelVersion, ModelCheckError, sha256OfFile, type ModelCheck, type ModelKey };
 /** The models whose versions can be changed at run time (background removal's u2netp is not one of them). */
 export const MODEL_KEYS: readonly ModelKey[] = ['digits', 'signatures'];
 

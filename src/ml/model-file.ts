@@ -70,6 +70,20 @@ export interface ModelFile<Card extends AnyModelCard = ModelCard> {
   displayPath: string;
 }
 
+/**
+ * The sha256 of bytes in memory, 4 MB at a time with a turn of the event loop between: a version activated at run
+ * time (src/features/models) may be hundreds of MB, whose hash in one go would hold every request for most of a second.
+ */
+async function sha256InSlices(bytes: Uint8Array): Promise<string> {
+  const hash = createHash('sha256');
+  const slice = 4 * 1024 * 1024;
+  for (let start = 0; start < bytes.length; start += slice) {
+    hash.update(bytes.subarray(start, start + slice));
+    if (start + slice < bytes.length) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return hash.digest('hex');
+}
+
 /** Paths in messages read like "models/digits.onnx" when the app runs from the project root. */
 export function displayPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
@@ -111,7 +125,7 @@ export async function readModelFile(modelsDir: string, name: string, schema: z.Z
   }
 
   const bytes = await readOrExplain(modelPath, `ONNX file of the ${name} model`);
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = await sha256InSlices(bytes);
   if (actual !== parsed.data.file.sha256) {
     throw new ModelLoadError(
       displayPath(modelPath),

@@ -3,6 +3,7 @@
  * loaded at start-up, activated at run time or accepted as an upload, each failure naming the check it failed.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath, ModelLoadError, modelCardSchema, readModelFile, type ModelCard, type ModelFile } from './model-file.js';
@@ -109,6 +110,16 @@ export async function readVersionFile(key: ModelKey, dir: string, { requireBand 
   return { ...file, rules };
 }
 
+/**
+ * The sha256 of a file, read in chunks: hashing an upload of a few hundred MB in one go would hold the event loop
+ * for most of a second; between chunks other requests run.
+ */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** A deterministic input of `size` floats in [-0.5, 0.5), so that the inference check sees more than zeros. */
 function generatedInput(size: number, seed: number): Float32Array {
   const input = new Float32Array(size);
@@ -135,11 +146,11 @@ export async function checkModelVersion(key: ModelKey, dir: string): Promise<Mod
     throw new ModelCheckError('card', displayPath(cardFile), `The card is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const { card, rules } = checkModelCard(key, json, 'The card', { requireScoring: true });
-  const bytes = await readFile(modelFile);
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = await sha256OfFile(modelFile);
   if (actual !== card.file.sha256) {
     throw new ModelCheckError('sha256', displayPath(modelFile), `The ONNX file hashes to ${actual}, but the card's file.sha256 says ${card.file.sha256}.`);
   }
+  const bytes = await readFile(modelFile);
   const file: VersionFile = { card, rules, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), displayPath: 'The ONNX file' };
   let runner;
   try {

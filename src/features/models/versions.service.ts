@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../../db/database.js';
 import { AppError, NotFoundError, ServiceUnavailableError, ValidationError } from '../../http/errors.js';
 import type { Logger } from '../../logger.js';
-import { checkModelCard, checkModelVersion, MODEL_KEYS, ModelCheckError, ModelLoadError, type ModelCheck, type Models } from '../../ml/index.js';
+import { checkModelCard, checkModelVersion, MODEL_KEYS, ModelCheckError, ModelLoadError, sha256OfFile, type ModelCheck, type Models } from '../../ml/index.js';
 import { createVersionsRepo, type ActiveChoice, type ModelName, type ModelVersion, type VersionSource } from './versions.repo.js';
 
 /** A version's name becomes a folder name: letters, digits and . _ + - only, so that it cannot leave DATA_DIR/models. */
@@ -63,8 +63,9 @@ export async function registerVersion({ db, dataDir }: RegisterDeps, input: NewV
   const repo = createVersionsRepo(db);
   const { model, source, createdBy } = input;
   if (!isModelName(model)) throw new ValidationError(`There is no model "${String(model)}".`, { model: 'digits or signatures' });
-  const bytes = input.onnxBytes ?? (input.onnxPath ? await readFile(input.onnxPath) : null);
-  if (!bytes || bytes.length === 0) throw new ValidationError('Send the ONNX file.', { onnx: 'Choose the .onnx file.' });
+  // A file is hashed and copied as it is, never held in memory here (uploads may be hundreds of MB).
+  const size = input.onnxBytes ? input.onnxBytes.length : input.onnxPath ? (await stat(input.onnxPath)).size : 0;
+  if (size === 0) throw new ValidationError('Send the ONNX file.', { onnx: 'Choose the .onnx file.' });
 
   let card: unknown = input.card;
   if (typeof card === 'string' || Buffer.isBuffer(card)) {
@@ -75,11 +76,11 @@ export async function registerVersion({ db, dataDir }: RegisterDeps, input: NewV
     }
   }
   if (!card || typeof card !== 'object' || Array.isArray(card)) throw refusal('card', 'the card must be a JSON object.');
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = input.onnxBytes ? createHash('sha256').update(input.onnxBytes).digest('hex') : await sha256OfFile(input.onnxPath!);
   const recorded = card as Record<string, unknown>;
   const file = (recorded.file && typeof recorded.file === 'object' ? recorded.file : {}) as Record<string, unknown>;
   // A card without a sha256 gets the file's: the check then proves only that the file arrived whole.
-  const filled = { ...recorded, file: { ...file, sha256: file.sha256 ?? sha256, bytes: file.bytes ?? bytes.length } };
+  const filled = { ...recorded, file: { ...file, sha256: file.sha256 ?? sha256, bytes: file.bytes ?? size } };
 
   let checked;
   try {
@@ -99,8 +100,8 @@ export async function registerVersion({ db, dataDir }: RegisterDeps, input: NewV
   await mkdir(staging, { recursive: true });
   try {
     await writeFile(path.join(staging, `${model}.json`), `${JSON.stringify(filled, null, 2)}\n`);
-    if (input.onnxBytes || !input.onnxPath) await writeFile(path.join(staging, `${model}.onnx`), bytes);
-    else await copyFile(input.onnxPath, path.join(staging, `${model}.onnx`));
+    if (input.onnxBytes) await writeFile(path.join(staging, `${model}.onnx`), input.onnxBytes);
+    else await copyFile(input.onnxPath!, path.join(staging, `${model}.onnx`));
     try {
       await checkModelVersion(model, staging);
     } catch (error) {
@@ -118,7 +119,7 @@ export async function registerVersion({ db, dataDir }: RegisterDeps, input: NewV
       throw new AppError(409, 'version_exists', `The ${model} model already has a version ${version}.`);
     }
     try {
-      repo.insert({ model, version, sha256: filled.file.sha256 as string, bytes: bytes.length, card: filled, source, createdBy });
+      repo.insert({ model, version, sha256: filled.file.sha256 as string, bytes: size, card: filled, source, createdBy });
     } catch {
       // Another registration of the same version won the race (UNIQUE (model, version)); this copy goes.
       await rm(target, { recursive: true, force: true });
