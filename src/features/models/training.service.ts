@@ -292,6 +292,8 @@ export function createTrainingService(deps: TrainingDeps) {
         ...card.evaluation,
         held_out_corrections: { ...heldOutResult, method: 'every 5th correction (by id), never trained on; prepareDigit then the exported ONNX model, as in production' },
       };
+      // Cancelled while the held-out digits were measured: nothing is registered.
+      if (context.signal.aborted) throw new JobFailedError('Cancelled.');
       context.progress({ phase: 'registering', epoch: history.length, epochs: settings.epochs, history }, true);
       const registered = await register({ model: 'digits', onnxPath, card, source: 'trained', createdBy: userId });
       const seconds = Math.round((Date.now() - started) / 1000);
