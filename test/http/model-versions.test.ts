@@ -362,3 +362,21 @@ describe('model versions', () => {
     await activate(t, admin, 'digits', FIXTURE_VERSION).expect(200);
   });
 });
+
+describe('model versions without loaded models', () => {
+  it('when the models are not loaded, then the versions are listed from models/ and activation answers 503', async () => {
+    const t = createTestApp();
+    try {
+      const admin = await bearerFor(t.app, await t.createUser({ username: 'root', role: 'admin' }));
+      const digits = await modelOf(t, admin, 'digits');
+      assert.equal(digits.active_version, REAL_VERSION);
+      assert.deepEqual(digits.versions.map((v) => v.source), ['shipped']);
+      const res = await activate(t, admin, 'digits', REAL_VERSION).expect(503);
+      assert.match(res.body.error.message, /not loaded/);
+      const agent = await signIn(t.app, { username: 'root', password: 'correct horse battery' });
+      assert.match((await agent.get('/admin/models').expect(200)).text, /models are not loaded in this process/);
+    } finally {
+      await t.close();
+    }
+  });
+});
