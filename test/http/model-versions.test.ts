@@ -322,6 +322,16 @@ describe('model versions', () => {
     await activate(t, admin, 'signatures', FIXTURE_VERSION).expect(200);
   });
 
+  it('when administrators changed the models, then the security events record who did what', async () => {
+    t.flushRequestLog();
+    const rows = t.db.prepare("SELECT action, detail, user_id AS userId FROM security_events WHERE action LIKE 'model.%' ORDER BY id").all() as { action: string; detail: string; userId: number }[];
+    const seen = new Set(rows.map((row) => `${row.action} ${row.detail}`));
+    for (const expected of [`model.upload digits ${REAL_VERSION}`, `model.activate digits ${REAL_VERSION}`, `model.rollback digits ${FIXTURE_VERSION}`, 'model.delete digits 3.0.0', 'model.upload digits 3.0.0']) {
+      assert.ok(seen.has(expected), `${expected} in ${[...seen].join(', ')}`);
+    }
+    assert.ok(rows.every((row) => row.userId !== null));
+  });
+
   it('when a backup is made, then it holds the versions made here beside the database', async () => {
     const target = mkdtempSync(path.join(os.tmpdir(), 'inkwell-backups-'));
     try {

@@ -4,6 +4,7 @@ import { ForbiddenError, ValidationError } from '../../http/errors.js';
 import { ApiErrorSchema, apiRoute, z, type ApiRoutes } from '../../http/openapi.js';
 import type { ModelVersion } from './versions.repo.js';
 import { parseModelName, type ModelOverview, type ModelVersionsService } from './versions.service.js';
+import { auditModelAction } from './versions.web.js';
 
 const ModelVersionSchema = z
   .object({
@@ -116,6 +117,7 @@ export function declareModelVersionsApi(api: ApiRoutes, { versions, maxUploadByt
         throw new ValidationError('Send both the onnx file and the card.', fields);
       }
       const created = await versions.registerVersion({ model, onnxPath: onnx.path, card, source: 'uploaded', createdBy: user.id });
+      auditModelAction(req, 'upload', `${model} ${created.version}`);
       return toVersionJson(created, versions.activeVersion(model));
     },
   );
@@ -135,9 +137,10 @@ export function declareModelVersionsApi(api: ApiRoutes, { versions, maxUploadByt
       params: versionParams,
       responses: { 200: { description: 'The model, with the new active version', schema: ModelSchema }, 403: forbidden, 404: notFound, 409: { description: 'Loading failed.', schema: ApiErrorSchema } },
     },
-    async ({ params, user }) => {
+    async ({ params, user, req }) => {
       const model = parseModelName(params.model);
-      await versions.activate(user.id, model, params.version);
+      const { changed } = await versions.activate(user.id, model, params.version);
+      if (changed) auditModelAction(req, 'activate', `${model} ${params.version}`);
       return toModelJson(versions.overview(model));
     },
   );
@@ -154,9 +157,10 @@ export function declareModelVersionsApi(api: ApiRoutes, { versions, maxUploadByt
       params: modelParams,
       responses: { 200: { description: 'The model, rolled back', schema: ModelSchema }, 403: forbidden, 404: notFound, 422: { description: 'Nothing to roll back to.', schema: ApiErrorSchema } },
     },
-    async ({ params, user }) => {
+    async ({ params, user, req }) => {
       const model = parseModelName(params.model);
-      await versions.rollback(user.id, model);
+      const { version } = await versions.rollback(user.id, model);
+      auditModelAction(req, 'rollback', `${model} ${version.version}`);
       return toModelJson(versions.overview(model));
     },
   );
@@ -174,8 +178,10 @@ export function declareModelVersionsApi(api: ApiRoutes, { versions, maxUploadByt
       params: versionParams,
       responses: { 204: { description: 'Deleted' }, 403: forbidden, 404: notFound },
     },
-    async ({ params }) => {
-      await versions.remove(parseModelName(params.model), params.version);
+    async ({ params, req }) => {
+      const model = parseModelName(params.model);
+      await versions.remove(model, params.version);
+      auditModelAction(req, 'delete', `${model} ${params.version}`);
     },
   );
 }

@@ -3,6 +3,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { requireAdmin } from '../../http/auth.js';
 import { verifyCsrf } from '../../http/csrf.js';
 import { AppError, ValidationError } from '../../http/errors.js';
+import { noteSecurityEvent } from '../../http/security-events.js';
 import { multipartParser, type UploadLimits } from '../../http/uploads.js';
 import { formatBytes } from '../../lib/format.js';
 import type { ModelName } from './versions.repo.js';
@@ -14,6 +15,11 @@ export interface ModelsWebDeps {
   uploadLimits: UploadLimits;
   /** MODEL_UPLOAD_MAX_MB: the largest .onnx file an upload may send. */
   maxUploadBytes: number;
+}
+
+/** Records an administrator's change to the models in the security events (Admin → Security, "Admin action"). */
+export function auditModelAction(req: Request, action: 'activate' | 'rollback' | 'delete' | 'upload', detail: string): void {
+  noteSecurityEvent(req, { kind: 'admin_action', action: `model.${action}`, detail });
 }
 
 const MODEL_LABELS: Record<ModelName, string> = { digits: 'Digit recognition', signatures: 'Signature verification' };
@@ -61,6 +67,7 @@ export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes 
     act(async (req, model) => {
       const version = String(req.params.version);
       const { changed } = await versions.activate(req.user!.id, model, version);
+      if (changed) auditModelAction(req, 'activate', `${model} ${version}`);
       return changed ? `Version ${version} of the ${model} model is active. Requests already under way finished on the previous version.` : `Version ${version} was already active.`;
     }),
   );
@@ -70,6 +77,7 @@ export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes 
     requireAdmin,
     act(async (req, model) => {
       const { version } = await versions.rollback(req.user!.id, model);
+      auditModelAction(req, 'rollback', `${model} ${version.version}`);
       return `Rolled the ${model} model back to version ${version.version}.`;
     }),
   );
@@ -86,6 +94,7 @@ export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes 
     requireAdmin,
     act(async (req, model) => {
       const removed = await versions.remove(model, String(req.params.version));
+      auditModelAction(req, 'delete', `${model} ${removed.version}`);
       return `Deleted version ${removed.version} of the ${model} model and its files.`;
     }),
   );
@@ -107,6 +116,7 @@ export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes 
       if (!card) errors.card = 'Choose the model card (.json).';
       if (!onnx || !card) throw new ValidationError('Choose both files.', errors);
       const created = await versions.registerVersion({ model, onnxPath: onnx.path, card: await readText(card), source: 'uploaded', createdBy: req.user!.id });
+      auditModelAction(req, 'upload', `${model} ${created.version}`);
       req.flash('success', `Version ${created.version} of the ${model} model passed every check and was added. It is not active until you activate it.`);
       res.redirect(`/admin/models#model-${model}`);
     } catch (err) {
