@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { loadModels, type Models } from '../../src/ml/index.js';
 import { signatureImage } from '../helpers/fake-signatures.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
-if (missingBrowser) console.log(`# skipping the signature verification browser test: ${missingBrowser}`);
+const missingBrowser = browserMissing('signature verification');
 
 /** A signature of three strokes, as a hand draws it with the mouse; `wobble` changes it a little each time. */
 const STROKES = [
@@ -46,17 +44,15 @@ describe('signature verification in a real browser', { skip: missingBrowser }, (
     server = http.createServer(t.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    // With Chromium's fake camera, which needs no prompt.
+    browser = await launchChromium({ camera: true });
   });
 
   after(async () => {
     await browser?.close();
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
-    t?.close();
+    await t?.close();
     await models?.close();
   });
 
@@ -128,6 +124,48 @@ describe('signature verification in a real browser', { skip: missingBrowser }, (
     const history = page.locator('#history');
     assert.match(await history.innerText(), /History \(1\)/);
     assert.match(await history.locator('tbody').innerText(), new RegExp(verdict));
+
+    assert.deepEqual(problems, [], 'no script errors or CSP violations');
+    await context.close();
+  });
+
+  it('when a reference and a questioned signature are photographed with the camera, then both reach the server and get an answer', async () => {
+    const user = await t.createUser({ username: 'clerk' });
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+    const page = await context.newPage();
+    await context.grantPermissions(['camera'], { origin: base });
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+
+    await page.goto(`${base}/login?next=/signers/new`);
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByLabel('Name').fill('Grace Hopper');
+    await page.getByRole('button', { name: 'Add signer' }).click();
+    await page.waitForURL(/\/signers\/\d+$/);
+    for (let i = 1; i <= 3; i++) {
+      await Promise.all([page.waitForEvent('load'), page.locator('[data-file-input]').setInputFiles({ name: `scan${i}.png`, mimeType: 'image/png', buffer: await signatureImage(30, i) })]);
+      await page.locator('.reference-card').nth(i - 1).waitFor();
+    }
+
+    // A reference photographed: the fake camera's frame (a moving pattern on a plain background) is sent as a JPEG.
+    const camera = page.locator('[data-reference-camera]');
+    await camera.locator('summary').click();
+    await camera.getByRole('button', { name: 'Take photo' }).click();
+    await Promise.all([page.waitForEvent('load'), camera.getByRole('button', { name: 'Add as reference' }).click()]);
+    await page.locator('.reference-card').nth(3).waitFor();
+    assert.match(await page.locator('.reference-card').nth(3).innerText(), /Camera/, 'the fourth reference came from the camera');
+
+    // A questioned signature photographed, then verified against the four.
+    await page.getByLabel('Take a photo').check();
+    const verifyCamera = page.locator('[data-verify-camera]');
+    await verifyCamera.getByRole('button', { name: 'Take photo' }).click();
+    await verifyCamera.getByRole('button', { name: 'Use this photo' }).click();
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    await page.waitForURL(/\/signers\/\d+\/verifications\/\d+$/);
+    assert.match(await page.locator('.verdict-label').innerText(), /^(Genuine|Forged|Inconclusive)$/);
+    assert.match(await page.locator('.details').innerText(), /Camera/);
 
     assert.deepEqual(problems, [], 'no script errors or CSP violations');
     await context.close();

@@ -179,7 +179,7 @@ describe('dataset pages', () => {
     const lib = await agent.post('/images').set('Accept', 'application/json').field('_csrf', token).attach('images', await images.pngImage(30, 30, 907), 'library.png').expect(201);
     const libraryId = lib.body.items[0].id;
     const imagePage = await agent.get(`/images/${libraryId}`).expect(200);
-    assert.match(imagePage.text, new RegExp(`href="/datasets/add-images\\?ids=${libraryId}"[^>]*>Add to a dataset label`));
+    assert.match(imagePage.text, new RegExp(`href="/datasets/add-images\\?ids=${libraryId}"[^>]*>add to a dataset label`));
     const chooser = await agent.get(`/datasets/add-images?ids=${libraryId}`).expect(200);
     assert.match(chooser.text, new RegExp(`value="${id}:${pick!.id}">from library / pick`));
     const picker = await agent.get(`/datasets/${id}/library?label=${pick!.id}`).expect(200);

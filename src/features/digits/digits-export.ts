@@ -1,38 +1,27 @@
 import { Readable } from 'node:stream';
+import { csvLine } from '../../lib/csv.js';
 import { toPredictionJson } from './prediction-json.js';
 import type { Prediction } from './predictions.repo.js';
 
 const PROBABILITY_COLUMNS = Array.from({ length: 10 }, (_, d) => `p${d}`);
 export const CSV_HEADER = ['id', 'created_at', 'source', 'file_name', 'digit', 'confidence', ...PROBABILITY_COLUMNS, 'model_version', 'label', 'corrected_at', 'has_image'];
 
-/**
- * One CSV field. Quoted when it holds a separator, a quote or a line break; text a spreadsheet would run as a
- * formula (starting with = + - @, a tab or a carriage return) is prefixed with ' (file names are the user's).
- */
-function csvField(value: string | number | boolean | null): string {
-  if (value === null) return '';
-  if (typeof value !== 'string') return String(value);
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
-
+/** One history row; csvLine guards the user's file names against spreadsheet formulas. */
 function csvRow(prediction: Prediction): string {
   const { correction } = prediction;
-  return [
+  return csvLine([
     prediction.id,
     prediction.createdAt,
     prediction.source,
-    prediction.fileName,
+    prediction.fileName ?? '',
     prediction.digit,
     prediction.confidence,
     ...prediction.probabilities,
     prediction.modelVersion,
-    correction ? (correction.label ?? 'not_a_digit') : null,
-    correction?.correctedAt ?? null,
-    prediction.storedImageId !== null,
-  ]
-    .map(csvField)
-    .join(',');
+    correction ? (correction.label ?? 'not_a_digit') : '',
+    correction?.correctedAt ?? '',
+    String(prediction.storedImageId !== null),
+  ]);
 }
 
 /** The history as CSV (label: a digit, not_a_digit, or empty while unreviewed), one slice of rows at a time. */
@@ -40,7 +29,7 @@ export function predictionsCsv(slices: AsyncIterable<Prediction[]>): Readable {
   return Readable.from(
     (async function* () {
       yield `${CSV_HEADER.join(',')}\r\n`;
-      for await (const slice of slices) yield slice.map((prediction) => `${csvRow(prediction)}\r\n`).join('');
+      for await (const slice of slices) yield slice.map(csvRow).join('');
     })(),
   );
 }
