@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -174,7 +175,9 @@ export function createTrainingService(deps: TrainingDeps) {
         // Its own process group, so that cancelling kills nice, python and anything they started.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PYTHONUNBUFFERED: '1' },
+        // A minimal environment: the server's secrets stay out of the script's reach, and the OPENBLAS_* tuning set on
+        // some machines (which slowed PyTorch ~4x on the dev box, see ../shared/bench-peer) does not apply.
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: os.homedir(), LANG: 'C.UTF-8', OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PYTHONUNBUFFERED: '1' },
       });
       let killTimer: NodeJS.Timeout | undefined;
       const kill = () => {
