@@ -12,6 +12,8 @@ const METRIC = /(accuracy|eer|far|frr|inconclusive_share|loss)/i;
 /** Sub-trees that hold detail rather than headline figures. */
 const DETAIL = /^(per_|most_frequent|history|confusion|n$|curve|figures_|per_set)/;
 
+const headlineRank = (key: string) => (/test|held_out/i.test(key) ? 0 : /validation/i.test(key) ? 2 : 1);
+
 /**
  * Headline figures of a card, as [label, value] pairs: numeric leaves named like a metric under `evaluation` and
  * `metrics` (three levels at most), then training's validation accuracy. At most `limit` of them.
@@ -25,7 +27,9 @@ export function cardMetrics(card: Card, limit = 8): [string, number][] {
       return;
     }
     if (!isObject(value)) return;
-    for (const [key, inner] of Object.entries(value)) if (!DETAIL.test(key)) walk(inner, [...trail, key]);
+    // Held-out test figures are the ones to judge a version by, so they come before validation figures.
+    const entries = Object.entries(value).sort(([a], [b]) => headlineRank(a) - headlineRank(b));
+    for (const [key, inner] of entries) if (!DETAIL.test(key)) walk(inner, [...trail, key]);
   };
   walk(card.evaluation, ['evaluation']);
   walk(card.metrics, ['metrics']);
@@ -47,7 +51,8 @@ const text = (value: unknown): string | null => {
 export function cardTrainingData(card: Card): string {
   const data = card.training_data;
   if (isObject(data)) {
-    const parts = [text(data.dataset), text(data.description), text(data.split)].filter((part): part is string => Boolean(part));
+    const sets = isObject(data.sets) ? Object.entries(data.sets).map(([name, about]) => `${name}: ${text(about) ?? ''}`).join('; ') : null;
+    const parts = [text(data.dataset), text(data.description), sets, text(data.split)].filter((part): part is string => Boolean(part));
     if (parts.length) return parts.join(' — ');
     return Object.entries(data)
       .filter(([key, value]) => key !== 'licence' && key !== 'license' && typeof value === 'string')
