@@ -56,9 +56,9 @@ def parse_args():
     parser.add_argument("--flag-ones", type=float, default=0.4,
                         help="share of the 1s in each batch given a drawn flag at the top (and, for a quarter of "
                              "those, a foot), as many people write a 1; 0 = off")
-    parser.add_argument("--no-reprepare", action="store_true",
-                        help="skip re-preparing each augmented digit as prepareDigit does (crop, longer side 20 px, "
-                             "centre of mass at (14, 14), strongest pixel 1)")
+    parser.add_argument("--reprepare", action="store_true",
+                        help="re-prepare each augmented digit as prepareDigit does (crop, longer side 20 px, centre of "
+                             "mass at (14, 14), strongest pixel 1); measured worse on the validation set, so off")
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--cache-dir", default=CACHE_DIR,
                         help="where the best checkpoint and run log go (separate folders let probes run side by side)")
@@ -252,7 +252,7 @@ def augment(x, y=None, args=None):
     if args is not None and args.flag_ones > 0:
         x = add_flags_to_ones(x, y, args.flag_ones)
     x = vary_contrast(warp(vary_stroke_thickness(x)))
-    if args is not None and not args.no_reprepare:
+    if args is not None and args.reprepare:
         x = reprepare(x)
     return x
 
@@ -341,6 +341,7 @@ def train(args, train_x, train_y, val_x, val_y):
 
 def write_run_log(args, run):
     run.update({"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "max_lr": args.max_lr,
+                "flag_ones": args.flag_ones, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     with open(os.path.join(args.cache_dir, "run.json"), "w") as f:
         json.dump(run, f, indent=2)
@@ -359,6 +360,20 @@ def export_onnx(model, path):
 def sha256_of(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def augmentation_text(run):
+    steps = []
+    if run.get("flag_ones"):
+        steps.append(f"on {run['flag_ones']:.0%} of the 1s a drawn flag at the top (down-left, 20-65 deg below the horizontal, "
+                     "18-42% of the height long, 1.5-3 px wide), a quarter of those also a foot under the bar")
+    steps.append("stroke thickness (blend towards 3x3 dilation up to 100% or erosion up to 60%), rotation +-15 deg, scale 0.8-1.2, "
+                 "shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd 1.2 px) on half the batch, "
+                 "contrast boost x1-2.5 with clipping on a third of the batch")
+    if run.get("reprepare", False):
+        steps.append("then each digit re-prepared as prepareDigit frames it (crop to the ink, longer side 20 px, centre of mass "
+                     "at (14, 14), strongest pixel 1; one bilinear resample)")
+    return "per batch on the tensor: " + "; ".join(steps)
 
 
 def write_card(args, run, test_report, parameters, onnx_path):
@@ -399,8 +414,9 @@ def write_card(args, run, test_report, parameters, onnx_path):
         "training": {
             "script": "models/training/train_digits.py (npm run train:digits -- --data <folder>)",
             "architecture": "conv3x3(32)-BN-ReLU, maxpool; conv3x3(64)-BN-ReLU x2, maxpool; conv3x3(128)-BN-ReLU x2, maxpool(ceil); dropout 0.3; linear 2048->10; softmax",
-            "augmentation": "per batch on the tensor: stroke thickness (blend towards 3x3 dilation up to 100% or erosion up to 60%), rotation +-15 deg, scale 0.8-1.2, shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd 1.2 px) on half the batch, contrast boost x1-2.5 with clipping on a third of the batch",
-            "optimizer": f"AdamW (weight decay 5e-4), one-cycle learning rate up to {run['max_lr']}, batch {run['batch_size']}, cross-entropy",
+            "augmentation": augmentation_text(run),
+            "optimizer": f"AdamW (weight decay 5e-4), one-cycle learning rate up to {run['max_lr']}, batch {run['batch_size']}, cross-entropy"
+                         + (f" with label smoothing {run['label_smoothing']}" if run.get("label_smoothing") else ""),
             "seed": run["seed"],
             "epochs": run["epochs"],
             "best_epoch": run["best"]["epoch"],
@@ -420,9 +436,12 @@ def write_card(args, run, test_report, parameters, onnx_path):
     if os.path.exists(card_path):
         with open(card_path) as f:
             previous = json.load(f)
-    production = previous.get("evaluation", {}).get("production_path")
-    if production and production.get("model_sha256") == card["file"]["sha256"]:
-        card["evaluation"]["production_path"] = production  # still measured on this very file
+    for section in ("production_path", "validation"):
+        measured = previous.get("evaluation", {}).get(section)
+        if measured and measured.get("model_sha256") == card["file"]["sha256"]:
+            card["evaluation"][section] = measured  # still measured on this very file
+    if "experiments" in previous:
+        card["experiments"] = previous["experiments"]  # written by hand from probe runs; see models/README.md
     with open(card_path, "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
