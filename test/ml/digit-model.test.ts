@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -25,6 +25,7 @@ interface DigitCard {
   evaluation: {
     mnist_test: { accuracy: number; n: number };
     production_path: { accuracy: number; n: number; render_seed: number };
+    validation: { set: string; accuracy: number; n: number; correct: number; per_digit_accuracy: Record<string, number> };
   };
 }
 
@@ -131,5 +132,52 @@ describe('the shipped digit model on drawn digits', { skip: modelMissing }, () =
       ),
     );
     assert.deepEqual(await read(photos), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+/*
+ * The validation set of real handwriting (pendigits-canvas: 30 people's pen strokes drawn as a canvas draws them)
+ * through the production path, against the card's figures. It is never trained on; see its README.
+ */
+const validationDir = path.join(datasetsDir, 'digits-validation', 'pendigits-canvas');
+function cardHasValidation(): boolean {
+  const card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'digits.json'), 'utf8')) as Partial<DigitCard>;
+  return card.evaluation?.validation !== undefined;
+}
+const validationSkip =
+  modelMissing ||
+  (existsSync(validationDir) ? false : `validation set not found in ${validationDir} (set INKWELL_DATASETS_DIR)`) ||
+  (cardHasValidation() ? false : 'models/digits.json has no evaluation.validation figures to check');
+if (validationSkip) console.log(`skipping the digit model's validation-set test: ${validationSkip}`);
+
+describe('the shipped digit model on the validation set', { skip: validationSkip }, () => {
+  let model: DigitModel;
+  let card: DigitCard;
+  before(async () => {
+    card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'digits.json'), 'utf8')) as DigitCard;
+    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
+  });
+  after(() => model?.close());
+
+  test("when the pendigits-canvas drawings go through the production path, then the accuracy overall and per digit is the card's", async () => {
+    const files = readdirSync(validationDir).filter((name) => /_\d\.png$/.test(name)).sort();
+    const labels = Uint8Array.from(files, (name) => Number(/_(\d)\.png$/.exec(name)![1]));
+    const predicted: number[] = [];
+    for (let start = 0; start < files.length; start += BATCH) {
+      const batch = files.slice(start, start + BATCH);
+      const images = await Promise.all(batch.map((name) => prepareDigit(readFileSync(path.join(validationDir, name)), { maxPixels: 1_000_000 })));
+      predicted.push(...(await model.classify(images)).map((p) => p.digit));
+    }
+    const { validation } = card.evaluation;
+    assert.equal(validation.set, 'pendigits-canvas');
+    assert.equal(files.length, validation.n);
+    const correct = predicted.filter((digit, i) => digit === labels[i]).length;
+    console.log(`production path on ${files.length} pendigits-canvas drawings: ${accuracy(predicted, labels).toFixed(2)}%`);
+    assert.ok(Math.abs(correct - validation.correct) <= 3, `${correct} correct, card ${validation.correct}`);
+    for (let digit = 0; digit <= 9; digit++) {
+      const mine = predicted.filter((_, i) => labels[i] === digit);
+      const measured = accuracy(mine, labels.filter((label) => label === digit));
+      assert.ok(Math.abs(measured - validation.per_digit_accuracy[digit]!) <= 0.5, `digit ${digit}: ${measured.toFixed(2)}%, card ${validation.per_digit_accuracy[digit]}%`);
+    }
   });
 });
