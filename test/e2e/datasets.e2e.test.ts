@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { pngImage } from '../helpers/images.js';
-import { browserMissing, dropFiles, launchChromium } from '../helpers/browser.js';
+import { browserMissing, dropFiles, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { parseCsv, readZipBuffer } from '../helpers/zip.js';
 
@@ -13,42 +11,22 @@ const missingBrowser = browserMissing('datasets');
 
 describe('datasets in a real browser', { skip: missingBrowser }, () => {
   let t: TestApp;
-  let server: http.Server;
   let browser: Browser;
   let base: string;
+  let stop: () => Promise<void>;
 
   before(async () => {
     t = createTestApp();
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium({ camera: true });
+    ({ base, browser, stop } = await serveInBrowser(t, { camera: true }));
   });
 
   after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    t?.close();
+    await stop?.();
   });
 
   it('when a user makes a dataset, captures into two labels with the keyboard, drops a file, moves it and downloads, then the zip holds them', async () => {
     const user = await t.createUser({ username: 'ada' });
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true });
-    // http://127.0.0.1 is a secure context, so the camera is allowed; the fake device answers getUserMedia.
-    await context.grantPermissions(['camera'], { origin: base });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(msg.text());
-    });
-
-    await page.goto(`${base}/login?next=/datasets`);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/datasets`);
+    const { context, page, problems } = await signedInPage(browser, base, user, '/datasets', { camera: true, acceptDownloads: true });
     assert.match(await page.locator('main').innerText(), /No datasets yet/);
 
     // 1. A dataset with three labels.

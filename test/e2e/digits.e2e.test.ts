@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { browserMissing, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { shippedDigitModels } from '../helpers/digits.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missingBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (CI installs it; apt-get install chromium)`;
-if (missingBrowser) console.log(`# skipping the digit recognition browser test: ${missingBrowser}`);
+const missingBrowser = browserMissing('digit recognition');
 
 /** Strokes in the canvas's own 280x280 coordinates, as a hand would draw them. */
 const THREE = [
@@ -41,45 +37,24 @@ async function readResult(page: Page, digit: string) {
 describe('digit recognition in a real browser', { skip: missingBrowser }, () => {
   let models: Awaited<ReturnType<typeof shippedDigitModels>>;
   let t: TestApp;
-  let server: http.Server;
   let browser: Browser;
   let base: string;
+  let stop: () => Promise<void>;
 
   before(async () => {
     models = await shippedDigitModels();
     t = createTestApp({ ...models.deps });
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    ({ base, browser, stop } = await serveInBrowser(t));
   });
 
   after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
+    await stop?.();
     await models?.close();
   });
 
   it('when a 3 and a 7 are drawn with the pointer, then each is read with its 28x28 view; a correction shows in the history and the analytics', async () => {
     const user = await t.createUser({ username: 'dana' });
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: false });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(msg.text());
-    });
-
-    await page.goto(`${base}/login?next=/digits`);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/digits`);
+    const { context, page, problems } = await signedInPage(browser, base, user, '/digits');
     assert.match(await page.locator('[data-draw-message]').innerText(), /Draw a digit/);
     assert.equal(await page.locator('[data-pad-canvas]').evaluate((canvas) => getComputedStyle(canvas).touchAction), 'none');
 

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { loadBackgroundRemover, type BackgroundRemover } from '../../src/ml/index.js';
 import { pngImage } from '../helpers/images.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
-import { browserMissing, dropFiles, launchChromium } from '../helpers/browser.js';
+import { browserMissing, dropFiles, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 const missingBrowser = browserMissing('image library');
@@ -20,45 +18,25 @@ const signaturePhoto = () =>
 
 describe('image library in a real browser', { skip: missingBrowser }, () => {
   let t: TestApp;
-  let server: http.Server;
   let browser: Browser;
   let background: BackgroundRemover;
   let base: string;
+  let stop: () => Promise<void>;
 
   before(async () => {
     background = await loadBackgroundRemover({ modelsDir: shippedModelsDir, maxPixels: 50_000_000 });
     t = createTestApp({ background });
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium({ camera: true });
+    ({ base, browser, stop } = await serveInBrowser(t, { camera: true }));
   });
 
   after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    t?.close();
+    await stop?.();
     await background?.close();
   });
 
   it('when a user drops two files, takes a photo, removes a background and deletes an image, then each step shows its result', async () => {
     const user = await t.createUser({ username: 'iris' });
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
-    // http://127.0.0.1 is a secure context, so the camera is allowed; the fake device answers getUserMedia.
-    await context.grantPermissions(['camera'], { origin: base });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(msg.text());
-    });
-
-    await page.goto(`${base}/login?next=/images`);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/images`);
+    const { context, page, problems } = await signedInPage(browser, base, user, '/images', { camera: true });
     assert.match(await page.locator('main').innerText(), /No images yet/);
 
     // 1. Drag and drop two files: each gets a progress row, then the gallery reloads with both.

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { loadModels, type Models } from '../../src/ml/index.js';
 import { signatureImage } from '../helpers/fake-signatures.js';
-import { browserMissing, launchChromium } from '../helpers/browser.js';
+import { browserMissing, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -34,43 +32,24 @@ async function drawSignature(page: Page, canvas: Locator, wobble: number) {
 describe('signature verification in a real browser', { skip: missingBrowser }, () => {
   let t: TestApp;
   let models: Models;
-  let server: http.Server;
   let browser: Browser;
   let base: string;
+  let stop: () => Promise<void>;
 
   before(async () => {
     models = await loadModels({ modelsDir: shippedModelsDir, maxPixels: 50_000_000, workers: 2 });
     t = createTestApp({ ml: models });
-    server = http.createServer(t.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // With Chromium's fake camera, which needs no prompt.
-    browser = await launchChromium({ camera: true });
+    ({ base, browser, stop } = await serveInBrowser(t, { camera: true }));
   });
 
   after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await t?.close();
+    await stop?.();
     await models?.close();
   });
 
   it('when a user creates a signer, draws three references, uploads one, and verifies a drawn signature with a crop, then the result and the history show it', async () => {
     const user = await t.createUser({ username: 'notary' });
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(msg.text());
-    });
-
-    await page.goto(`${base}/login?next=/signers`);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/signers`);
+    const { context, page, problems } = await signedInPage(browser, base, user, '/signers', { viewport: { width: 1000, height: 900 } });
     assert.match(await page.locator('main').innerText(), /No signers yet/);
 
     // 1. A signer.
@@ -131,16 +110,7 @@ describe('signature verification in a real browser', { skip: missingBrowser }, (
 
   it('when a reference and a questioned signature are photographed with the camera, then both reach the server and get an answer', async () => {
     const user = await t.createUser({ username: 'clerk' });
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-    const page = await context.newPage();
-    await context.grantPermissions(['camera'], { origin: base });
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(err.message));
-
-    await page.goto(`${base}/login?next=/signers/new`);
-    await page.getByLabel('Username').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    const { context, page, problems } = await signedInPage(browser, base, user, '/signers/new', { viewport: { width: 1000, height: 900 }, camera: true });
     await page.getByLabel('Name').fill('Grace Hopper');
     await page.getByRole('button', { name: 'Add signer' }).click();
     await page.waitForURL(/\/signers\/\d+$/);

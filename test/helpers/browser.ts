@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { TestApp } from './test-app.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -17,21 +17,23 @@ export function browserMissing(suite: string): string | false {
 }
 
 /** Headless chromium with nothing fetched from the network; `camera` adds the fake camera that needs no prompt. */
-export const launchChromium = ({ camera = false, extraArgs = [] as string[] } = {}) =>
+export const launchChromium = ({ camera = false } = {}) =>
   chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
       ...(camera ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'] : []),
-      ...extraArgs,
     ],
   });
 
-/** Serves a test app on a free loopback port and starts headless Chromium; `stop()` ends both and closes the app. */
-export async function serveInBrowser(t: TestApp, extraArgs: string[] = []): Promise<{ base: string; browser: Browser; stop(): Promise<void> }> {
+/**
+ * Serves a test app on a free loopback port and starts headless Chromium (`camera` adds the fake camera);
+ * `stop()` ends both and closes the app.
+ */
+export async function serveInBrowser(t: TestApp, { camera = false } = {}): Promise<{ base: string; browser: Browser; stop(): Promise<void> }> {
   const server = http.createServer(t.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const browser = await launchChromium({ extraArgs });
+  const browser = await launchChromium({ camera });
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     browser,
@@ -42,6 +44,34 @@ export async function serveInBrowser(t: TestApp, extraArgs: string[] = []): Prom
       await t.close();
     },
   };
+}
+
+/**
+ * A new browser context signed in as `user` through the login form and left on `next`. `problems` collects script
+ * errors and console errors (CSP violations among them), for a test to assert there were none. `camera` grants the
+ * fake camera: http://127.0.0.1 is a secure context, so getUserMedia is allowed.
+ */
+export async function signedInPage(
+  browser: Browser,
+  base: string,
+  user: { username: string; password: string },
+  next: string,
+  { viewport = { width: 390, height: 844 }, camera = false, acceptDownloads = false } = {},
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport, acceptDownloads });
+  if (camera) await context.grantPermissions(['camera'], { origin: base });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(msg.text());
+  });
+  await page.goto(`${base}/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${base}${next}`);
+  return { context, page, problems };
 }
 
 /** Drops files on an element the way a user dragging them from the desktop does. */
