@@ -4,7 +4,17 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Request, RequestHandler } from 'express';
 import multer from 'multer';
+import { formatBytes } from '../lib/format.js';
 import { PayloadTooLargeError, UnauthorizedError } from './errors.js';
+
+/** What the uploader partial (views/partials/uploader.ejs) shows and its script checks before sending. */
+export interface PageUploadLimits {
+  maxFileBytes: number;
+  maxFiles: number;
+  maxFileText: string;
+}
+
+export const pageUploadLimits = (maxFileBytes: number, maxFiles: number): PageUploadLimits => ({ maxFileBytes, maxFiles, maxFileText: formatBytes(maxFileBytes) });
 
 export interface UploadLimits {
   maxFileBytes: number;

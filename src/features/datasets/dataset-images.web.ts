@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
+import type { PageUploadLimits } from '../../http/uploads.js';
 import { sendImage, type ImagesService } from '../images/index.js';
 import { THUMBNAIL_SIDE } from '../../storage/index.js';
 import type { DatasetsService } from './datasets.service.js';
@@ -9,7 +10,7 @@ import { PER_PAGE_DEFAULT } from './datasets.schemas.js';
 export interface DatasetImagesWebDeps {
   datasets: DatasetsService;
   images: ImagesService;
-  limits: { maxFileBytes: number; maxFiles: number; maxFileText: string };
+  limits: PageUploadLimits;
 }
 
 /** A label's page (grid, upload, move, delete), rapid capture, and adding images from the library. */

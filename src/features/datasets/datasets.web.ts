@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { requireLogin } from '../../http/auth.js';
 import { verifyCsrf } from '../../http/csrf.js';
 import { AppError, ValidationError } from '../../http/errors.js';
-import { multipartParser, type UploadLimits } from '../../http/uploads.js';
+import { multipartParser, pageUploadLimits, type UploadLimits } from '../../http/uploads.js';
 import { formatBytes } from '../../lib/format.js';
 import type { ImagesService } from '../images/index.js';
 import { createDatasetImagesWebRouter } from './dataset-images.web.js';
@@ -29,7 +29,7 @@ export interface DatasetsWebDeps {
 export function createDatasetsWebRouters({ datasets, images, uploadLimits, maxArchiveBytes }: DatasetsWebDeps): { archiveUpload: Router; pages: Router } {
   const pages = Router();
   pages.use('/datasets', requireLogin);
-  const limits = { maxFileBytes: uploadLimits.maxFileBytes, maxFiles: uploadLimits.maxFiles, maxFileText: formatBytes(uploadLimits.maxFileBytes) };
+  const limits = pageUploadLimits(uploadLimits.maxFileBytes, uploadLimits.maxFiles);
   // First: its fixed paths (/datasets/add-images) must not be taken for a dataset id by /datasets/:id below.
   pages.use(createDatasetImagesWebRouter({ datasets, images, limits }));
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Router, type Request, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { AppError, ValidationError } from '../../http/errors.js';
-import { formatBytes } from '../../lib/format.js';
+import { pageUploadLimits } from '../../http/uploads.js';
 import { createdJson } from './prediction-json.js';
 import { idSchema } from './digits.schemas.js';
 import { field, idOf, wantsJson } from './page-input.js';
@@ -34,7 +34,7 @@ export interface DigitsWebDeps {
 export function createDigitsWebRouter({ digits, maxFileBytes, maxFiles }: DigitsWebDeps): Router {
   const router = Router();
   router.use('/digits', requireLogin);
-  const limits = { maxFileBytes, maxFiles, maxFileText: formatBytes(maxFileBytes) };
+  const limits = pageUploadLimits(maxFileBytes, maxFiles);
   const common = (req: Request) => ({ available: digits.available(), keepImages: digits.keepsImages(req.user!.id), modelVersion: digits.modelVersion() });
 
   router.get('/digits', (req, res) => {

@@ -4,6 +4,7 @@ import { requireLogin } from '../../http/auth.js';
 import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
 import { noteUploadRefusal } from '../../http/security-events.js';
 import { formatBytes } from '../../lib/format.js';
+import { pageUploadLimits } from '../../http/uploads.js';
 import { THUMBNAIL_SIDE } from '../../storage/index.js';
 import { toImageJson } from './images.api.js';
 import { sendImage } from './image-response.js';
@@ -40,7 +41,7 @@ export function createImagesWebRouter({ images, maxFileBytes, maxFiles }: Images
   const router = Router();
   router.use('/images', requireLogin);
 
-  const limits = { maxFileBytes, maxFiles, maxFileText: formatBytes(maxFileBytes) };
+  const limits = pageUploadLimits(maxFileBytes, maxFiles);
 
   router.get('/images', (req, res) => {
     const query = pageQuerySchema.safeParse({ page: req.query.page });

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { requireLogin } from '../../http/auth.js';
 import { NotFoundError } from '../../http/errors.js';
-import { formatBytes } from '../../lib/format.js';
+import { pageUploadLimits } from '../../http/uploads.js';
 import { field, format, idParam } from './page-helpers.js';
 import { createReferencesWebRoutes } from './references.web.js';
 import { idSchema, listQuerySchema, newSignerSchema, pageSchema, signerChangesSchema, type NewSigner } from './signatures.schemas.js';
@@ -128,7 +128,7 @@ export function createSignaturesWebRouter({ signatures, maxFileBytes, maxFiles }
       questioned,
       verifyState,
       available: signatures.available(),
-      limits: { ...signatures.limits, maxFileBytes, maxFiles, maxFileText: formatBytes(maxFileBytes) },
+      limits: { ...signatures.limits, ...pageUploadLimits(maxFileBytes, maxFiles) },
       format,
       scripts: ['/js/uploader.js', '/js/drawing-pad.js', '/js/camera.js', '/js/signer-page.js'],
     });
