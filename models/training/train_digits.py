@@ -78,6 +78,8 @@ def parse_args():
                         help="re-prepare each augmented digit as prepareDigit does (crop, longer side 20 px, centre of "
                              "mass at (14, 14), strongest pixel 1); measured worse on the validation set, so off")
     parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--thin-strokes", type=float, default=0.0,
+                        help="share of each batch thinned to pen-like 1 px strokes before the other augmentation; 0 = off")
     parser.add_argument("--cache-dir", default=CACHE_DIR,
                         help="where the best checkpoint and run log go (separate folders let probes run side by side)")
     parser.add_argument("--no-export", action="store_true",
@@ -177,6 +179,27 @@ def warp(x):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def thin_strokes(x, share):
+    """A pen on paper or a thin brush leaves strokes 3-5% of the digit's height wide, which prepareDigit shrinks to
+    faint lines about 1 px wide; MNIST's are 2-3 px. On `share` of the batch: enlarge 2x, erode once or twice with
+    a 3x3 minimum (0.5 px off each side per erosion at 28 px), shrink back by averaging, strongest pixel to 1 again,
+    as prepareDigit does. Digits whose strokes would vanish are left as they were."""
+    chosen = (torch.rand(len(x)) < share).nonzero().flatten()
+    if share <= 0 or len(chosen) == 0:
+        return x
+    large = F.interpolate(x[chosen], scale_factor=2, mode="bilinear", align_corners=False)
+    once = -F.max_pool2d(-large, 3, stride=1, padding=1)
+    twice = -F.max_pool2d(-once, 3, stride=1, padding=1)
+    eroded = torch.where((torch.rand(len(chosen)) < 0.5).view(-1, 1, 1, 1), once, twice)
+    thin = F.avg_pool2d(eroded, 2)
+    peak = thin.amax((1, 2, 3), keepdim=True)
+    kept = peak > 0.2
+    thin = torch.where(kept, thin / peak.clamp_min(1e-6), x[chosen])
+    x = x.clone()
+    x[chosen] = thin
+    return x
+
+
 def vary_contrast(x):
     """Thresholded photos and hard canvas strokes arrive with saturated ink: boost and clip a third of the batch."""
     n = x.shape[0]
@@ -270,6 +293,8 @@ def reprepare(x):
 def augment(x, y=None, args=None):
     if args is not None and args.flag_ones > 0:
         x = add_flags_to_ones(x, y, args.flag_ones, tuple(float(v) for v in args.flag_length.split(",")))
+    if args is not None and args.thin_strokes > 0:
+        x = thin_strokes(x, args.thin_strokes)
     x = vary_contrast(warp(vary_stroke_thickness(x)))
     if args is not None and args.reprepare:
         x = reprepare(x)
@@ -365,6 +390,7 @@ def train(args, train_x, train_y, val_x, val_y):
 def write_run_log(args, run):
     run.update({"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "max_lr": args.max_lr,
                 "flag_ones": args.flag_ones, "flag_length": args.flag_length, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
+                "thin_strokes": args.thin_strokes,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     with open(os.path.join(args.cache_dir, "run.json"), "w") as f:
         json.dump(run, f, indent=2)
@@ -390,6 +416,9 @@ def augmentation_text(run):
     if run.get("flag_ones"):
         steps.append(f"on {run['flag_ones']:.0%} of the 1s a drawn flag at the top (down-left, 25-60 deg below the horizontal, "
                      f"{run.get('flag_length', '0.3,0.6').replace(',', '-')} of the height long, 1.5-3 px wide), a quarter of those also a foot under the bar")
+    if run.get("thin_strokes"):
+        steps.append(f"on {run['thin_strokes']:.0%} of the batch pen-thin strokes (enlarged 2x, eroded once or twice with a 3x3 minimum, "
+                     "averaged back to 28x28, strongest pixel 1)")
     steps.append("stroke thickness (blend towards 3x3 dilation up to 100% or erosion up to 60%), rotation +-15 deg, scale 0.8-1.2, "
                  "shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd 1.2 px) on half the batch, "
                  "contrast boost x1-2.5 with clipping on a third of the batch")
@@ -424,6 +453,7 @@ def write_card(args, run, test_report, parameters, onnx_path):
                 "Ink threshold T: Otsu on the ink levels, clamped to 25%-60% of the strongest ink. Hysteresis: 8-connected regions of pixels >= T/4 that reach T somewhere are ink; regions whose part >= T is under 5% of the largest region's are dropped as specks.",
                 "Ink pixels are scaled (v - T/4) / (p90 - T/4) clipped to [0, 1], p90 being the 90th percentile of ink pixels; everything else is 0.",
                 "Crop to the bounding box of the non-zero pixels.",
+                "Thin strokes widened (src/ml/stroke-width.ts): stroke width w = 2A / (A - E), A the pixels >= 0.5 and E those of them whose four neighbours are too. If w is under 0.11 of the crop's longer side (about MNIST's 10th percentile; its median is 0.143), the crop is first shrunk to at most 80 px (as below), then every pixel within r = (0.11 L - w) / (2 (1 - 0.11)) of a pixel >= 0.5 (L and w at that size; chamfer distance, steps 1 and sqrt 2) gets ink max(v, clamp(r + 0.5 - d, 0, 1)), and the crop is cut to its ink again.",
                 "Resize the crop so its longer side is 20 px, keeping the aspect ratio (separable area averaging when shrinking, linear when enlarging), then divide by the maximum so the strongest pixel is 1 (as in MNIST).",
                 "Paste into a 28x28 black field shifted by whole pixels so the intensity centre of mass lands within half a pixel of (14, 14) (index coordinates; clamped so the box stays inside), as MNIST did.",
                 "Normalise with (x - 0.1307) / 0.3081; layout 1x28x28 row-major.",
