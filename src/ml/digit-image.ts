@@ -1,5 +1,6 @@
 import { decodeToGray, ImageInputError, type DecodeOptions, type GrayImage } from './image-input.js';
 import { encodeGrayPng } from './png.js';
+import { widenThinStrokes } from './stroke-width.js';
 
 /** MNIST's pixel statistics; the digits model card (models/digits.json) records the same numbers. */
 export const DIGIT_MEAN = 0.1307;
@@ -29,13 +30,13 @@ export async function prepareDigit(bytes: Uint8Array, options: DecodeOptions): P
 
 /**
  * Brings a grayscale image of one digit, either polarity, any size and position, to the MNIST convention:
- * ink bright on black, longer side 20 px, centre of mass at (14, 14) of 28x28, normalised with MNIST's
- * mean and std. The steps are written out in models/digits.json; throws ImageInputError('no_ink') when
+ * ink bright on black, strokes no thinner than MNIST's thinnest, longer side 20 px, centre of mass at
+ * (14, 14) of 28x28, normalised with MNIST's mean and std. The steps are written out in models/digits.json; throws ImageInputError('no_ink') when
  * nothing that looks like writing is found.
  */
 export function prepareDigitFromGray(image: GrayImage): Float32Array {
   const working = shrinkToAtMost(image, WORKING_SIDE);
-  const digit = isolateDigit(inkIntensity(working));
+  const digit = widenThinStrokes(isolateDigit(inkIntensity(working)), resample);
   const boxed = fitIntoBox(digit, DIGIT_BOX);
   return normalise(placeByCentreOfMass(boxed, DIGIT_SIDE));
 }

@@ -13,6 +13,9 @@ export const fixtureModelsDir = path.join(projectRoot, 'test/fixtures/ml/models'
 export const shippedModelsDir = path.join(projectRoot, 'models');
 export const hasShippedModel = (name: string) =>
   existsSync(path.join(shippedModelsDir, `${name}.onnx`)) && existsSync(path.join(shippedModelsDir, `${name}.json`));
+/** The version its card gives a shipped model, so tests follow a retrained model without edits. */
+export const shippedVersion = (name: string) =>
+  (JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as { version: string }).version;
 
 /** A writable copy of the fixture models that a test may damage; `remove()` deletes it. */
 export function copyFixtureModels() {

@@ -13,6 +13,7 @@ import { loadDigitModel } from '../../src/ml/index.js';
 import { bearerFor, csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import { createDataset, uploadTo } from '../helpers/datasets.js';
 import { drawnDigitPng, shippedDigitModels } from '../helpers/digits.js';
+import { shippedVersion } from '../helpers/ml-models.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 type Models = Awaited<ReturnType<typeof shippedDigitModels>>;
@@ -40,6 +41,8 @@ async function waitForJob(t: TestApp, auth: string, url: string, done: (body: { 
   }
 }
 const ended = (body: { status: string }) => !['queued', 'running'].includes(body.status);
+/** The shipped digit version, which the evaluations and the training job compare against. */
+const shipped = shippedVersion('digits');
 
 describe('model jobs: evaluation and retraining (admins)', () => {
   let models: Models;
@@ -77,7 +80,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
   });
 
   it('when an admin evaluates the shipped digit version on a dataset labelled 0-9, then 202 answers a job whose result has the accuracy, per-digit accuracy and confusion matrix, shown with the version', async () => {
-    const res = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '1.0.0', dataset_id: digitsDataset }).expect(202);
+    const res = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: shipped, dataset_id: digitsDataset }).expect(202);
     assert.equal(res.body.kind, 'evaluation');
     assert.ok(['queued', 'running'].includes(res.body.status));
     const job = await waitForJob(t, admin, `/api/v1/models/digits/evaluations/${res.body.id}`, ended);
@@ -100,7 +103,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     assert.match(detail.text, /Confusion matrix/);
 
     // A second evaluation of the same data: the two compare side by side.
-    const second = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '1.0.0', dataset_id: digitsDataset }).expect(202);
+    const second = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: shipped, dataset_id: digitsDataset }).expect(202);
     await waitForJob(t, admin, `/api/v1/models/digits/evaluations/${second.body.id}`, ended);
     const compare = await adminAgent.get(`/admin/models/digits/evaluations/compare?a=${res.body.id}&b=${second.body.id}`).expect(200);
     assert.match(compare.text, /B's accuracy is <strong>\+?0 points<\/strong>/);
@@ -108,7 +111,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
 
   it('when the dataset has labels other than 0-9 or the version does not exist, then 422 says which', async () => {
     const pets = await createDataset(t.app, admin, 'pets', ['cat', 'dog']);
-    const wrongLabels = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '1.0.0', dataset_id: pets.id }).expect(422);
+    const wrongLabels = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: shipped, dataset_id: pets.id }).expect(422);
     assert.match(wrongLabels.body.error.message, /labels other than 0-9/);
     const noVersion = await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '9.9.9', dataset_id: digitsDataset }).expect(422);
     assert.match(noVersion.body.error.message, /no version "9.9.9"/);
@@ -126,7 +129,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
 
   it('when a user who is not an administrator calls any model-job route, then 403', async () => {
     const calls = [
-      request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', bob).send({ version: '1.0.0', dataset_id: digitsDataset }),
+      request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', bob).send({ version: shipped, dataset_id: digitsDataset }),
       request(t.app).get('/api/v1/models/digits/evaluations/1').set('Authorization', bob),
       request(t.app).post('/api/v1/models/digits/training-jobs').set('Authorization', bob).send({ epochs: 1 }),
       // Refused before the body is even looked at.
@@ -146,7 +149,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
       aliceAgent.get('/admin/models/jobs/1/status'),
       aliceAgent.post('/admin/models/training').type('form').send({ _csrf: token, epochs: '1' }),
       aliceAgent.post('/admin/models/training/1/cancel').type('form').send({ _csrf: token }),
-      aliceAgent.post('/admin/models/digits/evaluations').type('form').send({ _csrf: token, version: '1.0.0', dataset_id: String(digitsDataset) }),
+      aliceAgent.post('/admin/models/digits/evaluations').type('form').send({ _csrf: token, version: shipped, dataset_id: String(digitsDataset) }),
     ];
     for (const [i, res] of (await Promise.all(pages)).entries()) assert.equal(res.status, 403, `page ${i}: ${res.status}`);
   });
@@ -191,7 +194,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
       .send({ epochs: 1, augment: true, learning_rate: 0.003, corrections: 'all', mnist_limit: 2000 })
       .expect(202);
     // One job per model at a time.
-    await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '1.0.0', dataset_id: digitsDataset }).expect(409);
+    await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: shipped, dataset_id: digitsDataset }).expect(409);
     const job = await waitForJob(t, admin, `/api/v1/models/training-jobs/${res.body.id}`, ended, 580_000);
     console.log(`# training job (1 epoch, 2,000 MNIST images + corrections) took ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.equal(job.status, 'succeeded', `${job.error}\n${job.log_tail}`);
@@ -222,7 +225,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     // Registered as a trained version, not active; the job page's button activates it.
     const listed = await request(t.app).get('/api/v1/models').set('Authorization', admin).expect(200);
     const digits = (listed.body as { model: string; active_version: string; versions: { version: string; source: string }[] }[]).find((m) => m.model === 'digits')!;
-    assert.equal(digits.active_version, '1.0.0');
+    assert.equal(digits.active_version, shipped);
     assert.equal(digits.versions.find((v) => v.version === job.version)?.source, 'trained');
     const page = await adminAgent.get(`/admin/models/training/${res.body.id}`).expect(200);
     assert.match(page.text, /It is <strong>not active<\/strong>/);
@@ -246,7 +249,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     assert.deepEqual(running, [], 'the training process is gone');
     const again = await request(t.app).get(url).set('Authorization', admin).expect(200);
     assert.equal(again.body.status, 'cancelled');
-    await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: '1.0.0', dataset_id: digitsDataset }).expect(202);
+    await request(t.app).post('/api/v1/models/digits/evaluations').set('Authorization', admin).send({ version: shipped, dataset_id: digitsDataset }).expect(202);
   });
 
   it('when the server starts with jobs left queued or running, then they are marked failed', () => {
