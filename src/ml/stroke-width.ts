@@ -6,12 +6,7 @@
  * more pen-written 9s (read as 3s) than widening to its 10th percentile, which gained 0.3 points with 2.0.0.
  */
 
-export interface InkCrop {
-  /** Ink intensity in [0, 1], row-major. */
-  data: Float32Array;
-  width: number;
-  height: number;
-}
+import { resample, type FloatImage } from './float-image.js';
 
 /**
  * Stroke width over the longer side of the digit's box, about the 10th percentile over 20,000 MNIST training
@@ -27,7 +22,7 @@ const CORE = 0.5;
  * of width w and length L has about w*L core pixels of which (w - 2)*L survive, so w = 2A / (A - eroded). It
  * cannot tell widths under 2 px apart, which is finer than any shrunk digit needs.
  */
-export function strokeWidth({ data, width, height }: InkCrop): number {
+export function strokeWidth({ data, width, height }: FloatImage): number {
   let core = 0;
   let interior = 0;
   for (let y = 0; y < height; y++) {
@@ -49,16 +44,16 @@ const WIDENING_SIDE = 80;
 /**
  * Widens the strokes of a digit whose stroke width is below `targetRatio` of its longer side, so that afterwards
  * it is about that share (widening also grows the box, hence the 1 - target). A larger digit is first shrunk to
- * WIDENING_SIDE with `shrink` (the caller's resampler). Every pixel within the radius of a stroke core becomes ink,
+ * WIDENING_SIDE by area averaging, as the final shrink will. Every pixel within the radius of a stroke core becomes ink,
  * with a one-pixel soft edge; the result is cropped to its ink again. Digits already that thick, or without a
  * core, are returned as they are.
  */
-export function widenThinStrokes(digit: InkCrop, shrink: (image: InkCrop, width: number, height: number) => InkCrop, targetRatio = THIN_STROKE_RATIO): InkCrop {
+export function widenThinStrokes(digit: FloatImage, targetRatio = THIN_STROKE_RATIO): FloatImage {
   const measured = strokeWidth(digit);
   const fullSide = Math.max(digit.width, digit.height);
   if (measured === 0 || measured >= targetRatio * fullSide) return digit;
   const scale = Math.min(1, WIDENING_SIDE / fullSide);
-  const small = scale < 1 ? shrink(digit, Math.max(1, Math.round(digit.width * scale)), Math.max(1, Math.round(digit.height * scale))) : digit;
+  const small = scale < 1 ? resample(digit, Math.max(1, Math.round(digit.width * scale)), Math.max(1, Math.round(digit.height * scale))) : digit;
   const side = Math.max(small.width, small.height);
   const radius = (targetRatio * side - measured * scale) / (2 * (1 - targetRatio));
   const pad = Math.ceil(radius) + 1;
@@ -78,7 +73,7 @@ export function widenThinStrokes(digit: InkCrop, shrink: (image: InkCrop, width:
  * Distance from every pixel to the nearest core pixel, by the two-pass chamfer transform with steps 1 and sqrt(2):
  * within 8% of the Euclidean distance, in time proportional to the pixels whatever the radius.
  */
-function distanceToCore({ data, width, height }: InkCrop): Float32Array {
+function distanceToCore({ data, width, height }: FloatImage): Float32Array {
   const far = width + height;
   // A plain loop: Float32Array.from with a mapping function is some 15x slower in V8 (7 ms for 28,000 pixels).
   const distance = new Float32Array(data.length);
@@ -113,7 +108,7 @@ function distanceToCore({ data, width, height }: InkCrop): Float32Array {
   return distance;
 }
 
-function cropToInk(image: InkCrop): InkCrop {
+function cropToInk(image: FloatImage): FloatImage {
   const { data, width, height } = image;
   let [left, right, top, bottom] = [width, -1, height, -1];
   for (let y = 0; y < height; y++) {

@@ -13,9 +13,10 @@ export const fixtureModelsDir = path.join(projectRoot, 'test/fixtures/ml/models'
 export const shippedModelsDir = path.join(projectRoot, 'models');
 export const hasShippedModel = (name: string) =>
   existsSync(path.join(shippedModelsDir, `${name}.onnx`)) && existsSync(path.join(shippedModelsDir, `${name}.json`));
+/** A shipped model's card as it is on disk (the caller knows the model and names the fields it reads). */
+export const readShippedCard = <Card>(name: string) => JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as Card;
 /** The version its card gives a shipped model, so tests follow a retrained model without edits. */
-export const shippedVersion = (name: string) =>
-  (JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as { version: string }).version;
+export const shippedVersion = (name: string) => readShippedCard<{ version: string }>(name).version;
 
 /** A writable copy of the fixture models that a test may damage; `remove()` deletes it. */
 export function copyFixtureModels() {

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { DIGIT_MEAN, DIGIT_STD, prepareDigit } from '../../src/ml/digit-image.js';
 import { loadDigitModel, type DigitModel } from '../../src/ml/index.js';
 import { DRAWN_DIGITS } from '../helpers/digits.js';
-import { hasShippedModel, shippedModelsDir } from '../helpers/ml-models.js';
+import { hasShippedModel, readShippedCard, shippedModelsDir } from '../helpers/ml-models.js';
 import { seededRandom } from '../../src/lib/random.js';
 import { DEFAULT_DATASETS_DIR, MNIST_RENDER_SEED, mnistTestFilesPresent, readMnistTest, renderDarkOnLight } from './helpers/mnist.js';
 
@@ -25,8 +25,19 @@ interface DigitCard {
   evaluation: {
     mnist_test: { accuracy: number; n: number };
     production_path: { accuracy: number; n: number; render_seed: number };
-    validation: { set: string; accuracy: number; n: number; correct: number; per_digit_accuracy: Record<string, number> };
+    validation?: { set: string; accuracy: number; n: number; correct: number; per_digit_accuracy: Record<string, number> };
   };
+}
+const card = modelMissing ? null : readShippedCard<DigitCard>('digits');
+
+/** The shipped model, loaded before the enclosing describe's tests and closed after them. */
+function useShippedDigitModel(): () => DigitModel {
+  let model: DigitModel | undefined;
+  before(async () => {
+    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
+  });
+  after(() => model?.close());
+  return () => model!;
 }
 
 const BATCH = 64;
@@ -36,13 +47,7 @@ function accuracy(predicted: number[], labels: Uint8Array): number {
 }
 
 describe('the shipped digit model', { skip: skipReason }, () => {
-  let model: DigitModel;
-  let card: DigitCard;
-  before(async () => {
-    card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'digits.json'), 'utf8')) as DigitCard;
-    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
-  });
-  after(() => model?.close());
+  const model = useShippedDigitModel();
 
   test("when the raw MNIST test images are classified with ONNX Runtime, then the accuracy is the card's training-time figure", async () => {
     const set = readMnistTest(datasetsDir);
@@ -52,30 +57,30 @@ describe('the shipped digit model', { skip: skipReason }, () => {
       for (let i = start; i < Math.min(set.count, start + BATCH); i++) {
         images.push(Float32Array.from(set.images.subarray(i * 784, (i + 1) * 784), (v) => (v / 255 - DIGIT_MEAN) / DIGIT_STD));
       }
-      predicted.push(...(await model.classify(images)).map((p) => p.digit));
+      predicted.push(...(await model().classify(images)).map((p) => p.digit));
     }
     const measured = accuracy(predicted, set.labels);
-    assert.equal(set.count, card.evaluation.mnist_test.n);
-    assert.ok(Math.abs(measured - card.evaluation.mnist_test.accuracy) <= 0.02, `ONNX Runtime ${measured.toFixed(2)}%, card ${card.evaluation.mnist_test.accuracy}%`);
+    assert.equal(set.count, card!.evaluation.mnist_test.n);
+    assert.ok(Math.abs(measured - card!.evaluation.mnist_test.accuracy) <= 0.02, `ONNX Runtime ${measured.toFixed(2)}%, card ${card!.evaluation.mnist_test.accuracy}%`);
   });
 
   test("when MNIST test digits arrive as enlarged, off-centre dark-on-light PNGs, then the production path keeps the card's accuracy", async () => {
     const set = readMnistTest(datasetsDir);
     const random = seededRandom(MNIST_RENDER_SEED);
-    assert.equal(card.evaluation.production_path.render_seed, MNIST_RENDER_SEED, 'the card was measured on the same renders');
+    assert.equal(card!.evaluation.production_path.render_seed, MNIST_RENDER_SEED, 'the card was measured on the same renders');
     const predicted: number[] = [];
     for (let start = 0; start < set.count; start += BATCH) {
       const indices = Array.from({ length: Math.min(BATCH, set.count - start) }, (_, k) => start + k);
       // renderDarkOnLight draws its random numbers before its first await, so the renders do not depend on timing.
       const pngs = await Promise.all(indices.map((i) => renderDarkOnLight(set, i, random)));
       const images = await Promise.all(pngs.map((png) => prepareDigit(png, { maxPixels: 1_000_000 })));
-      predicted.push(...(await model.classify(images)).map((p) => p.digit));
+      predicted.push(...(await model().classify(images)).map((p) => p.digit));
     }
     const measured = accuracy(predicted, set.labels);
     console.log(`production path on ${set.count} rendered MNIST test images: ${measured.toFixed(2)}%`);
     assert.ok(
-      Math.abs(measured - card.evaluation.production_path.accuracy) <= 0.3,
-      `production path ${measured.toFixed(2)}%, card ${card.evaluation.production_path.accuracy}%`,
+      Math.abs(measured - card!.evaluation.production_path.accuracy) <= 0.3,
+      `production path ${measured.toFixed(2)}%, card ${card!.evaluation.production_path.accuracy}%`,
     );
   });
 });
@@ -89,20 +94,16 @@ function drawing(path: string, { width, height, placement, stroke, ink, paper }:
 }
 
 describe('the shipped digit model on drawn digits', { skip: modelMissing }, () => {
-  let model: DigitModel;
-  before(async () => {
-    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
-  });
-  after(() => model?.close());
+  const model = useShippedDigitModel();
 
   test("when the card states the input normalisation, then it is the one prepareDigit applies", () => {
-    const { preprocessing } = model.card as unknown as { preprocessing: { mean: number; std: number } };
+    const { preprocessing } = model().card as unknown as { preprocessing: { mean: number; std: number } };
     assert.deepEqual([preprocessing.mean, preprocessing.std], [DIGIT_MEAN, DIGIT_STD]);
   });
 
   async function read(images: Buffer[]): Promise<number[]> {
     const prepared = await Promise.all(images.map((image) => prepareDigit(new Uint8Array(image), { maxPixels: 1_000_000 })));
-    return (await model.classify(prepared)).map((p) => p.digit);
+    return (await model().classify(prepared)).map((p) => p.digit);
   }
 
   for (const stroke of [4, 10, 18]) {
@@ -140,24 +141,14 @@ describe('the shipped digit model on drawn digits', { skip: modelMissing }, () =
  * through the production path, against the card's figures. It is never trained on; see its README.
  */
 const validationDir = path.join(datasetsDir, 'digits-validation', 'pendigits-canvas');
-function cardHasValidation(): boolean {
-  const card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'digits.json'), 'utf8')) as Partial<DigitCard>;
-  return card.evaluation?.validation !== undefined;
-}
 const validationSkip =
   modelMissing ||
   (existsSync(validationDir) ? false : `validation set not found in ${validationDir} (set INKWELL_DATASETS_DIR)`) ||
-  (cardHasValidation() ? false : 'models/digits.json has no evaluation.validation figures to check');
+  (card?.evaluation.validation ? false : 'models/digits.json has no evaluation.validation figures to check');
 if (validationSkip) console.log(`skipping the digit model's validation-set test: ${validationSkip}`);
 
 describe('the shipped digit model on the validation set', { skip: validationSkip }, () => {
-  let model: DigitModel;
-  let card: DigitCard;
-  before(async () => {
-    card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'digits.json'), 'utf8')) as DigitCard;
-    model = await loadDigitModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
-  });
-  after(() => model?.close());
+  const model = useShippedDigitModel();
 
   test("when the pendigits-canvas drawings go through the production path, then the accuracy overall and per digit is the card's", async () => {
     const files = readdirSync(validationDir).filter((name) => /_\d\.png$/.test(name)).sort();
@@ -166,9 +157,9 @@ describe('the shipped digit model on the validation set', { skip: validationSkip
     for (let start = 0; start < files.length; start += BATCH) {
       const batch = files.slice(start, start + BATCH);
       const images = await Promise.all(batch.map((name) => prepareDigit(readFileSync(path.join(validationDir, name)), { maxPixels: 1_000_000 })));
-      predicted.push(...(await model.classify(images)).map((p) => p.digit));
+      predicted.push(...(await model().classify(images)).map((p) => p.digit));
     }
-    const { validation } = card.evaluation;
+    const validation = card!.evaluation.validation!;
     assert.equal(validation.set, 'pendigits-canvas');
     assert.equal(files.length, validation.n);
     const correct = predicted.filter((digit, i) => digit === labels[i]).length;

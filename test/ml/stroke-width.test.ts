@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { strokeWidth, THIN_STROKE_RATIO, widenThinStrokes, type InkCrop } from '../../src/ml/stroke-width.js';
+import type { FloatImage } from '../../src/ml/float-image.js';
+import { strokeWidth, THIN_STROKE_RATIO, widenThinStrokes } from '../../src/ml/stroke-width.js';
 
 /** A 1 drawn as a vertical bar `width` px wide in a crop `height` px tall, with a flag to its left. */
-function bar(height: number, width: number): InkCrop {
+function bar(height: number, width: number): FloatImage {
   const cropWidth = Math.round(height / 2);
   const data = new Float32Array(cropWidth * height);
   const left = cropWidth - width;
   for (let y = 0; y < height; y++) for (let x = left; x < cropWidth; x++) data[y * cropWidth + x] = 1;
   for (let k = 0; k < cropWidth / 2; k++) for (let t = 0; t < width; t++) data[(k + t) * cropWidth + (left - k)] = 1;
   return { data, width: cropWidth, height };
-}
-
-/** Nearest-neighbour shrinking, enough for bars and flags. */
-function nearest(image: InkCrop, width: number, height: number): InkCrop {
-  const data = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      data[y * width + x] = image.data[Math.floor((y * image.height) / height) * image.width + Math.floor((x * image.width) / width)]!;
-    }
-  }
-  return { data, width, height };
 }
 
 describe('stroke width', () => {
@@ -31,7 +21,7 @@ describe('stroke width', () => {
 
   test('when a digit is drawn with a pen line 4% of its height, then it is widened to the thin-stroke share and keeps its shape', () => {
     const thin = bar(200, 8);
-    const widened = widenThinStrokes(thin, nearest);
+    const widened = widenThinStrokes(thin);
     const ratio = strokeWidth(widened) / Math.max(widened.width, widened.height);
     assert.ok(Math.abs(ratio - THIN_STROKE_RATIO) < 0.02, `ratio after widening ${ratio.toFixed(3)}`);
     // Worked on at most 80 px, and the bar stays a tall stroke, not a blob.
@@ -41,11 +31,11 @@ describe('stroke width', () => {
 
   test('when the strokes are already as thick as MNIST draws them, then the digit is left as it is', () => {
     const thick = bar(20, 3);
-    assert.equal(widenThinStrokes(thick, nearest), thick);
+    assert.equal(widenThinStrokes(thick), thick);
   });
 
   test('when nothing reaches half intensity, then there is nothing to widen', () => {
     const faint = { data: new Float32Array(100).fill(0.3), width: 10, height: 10 };
-    assert.equal(widenThinStrokes(faint, nearest), faint);
+    assert.equal(widenThinStrokes(faint), faint);
   });
 });
