@@ -29,7 +29,9 @@ export function cardMetrics(card: Card, limit = 8): [string, number][] {
     if (!isObject(value)) return;
     // Held-out test figures are the ones to judge a version by, so they come before validation figures.
     const entries = Object.entries(value).sort(([a], [b]) => headlineRank(a) - headlineRank(b));
-    for (const [key, inner] of entries) if (!DETAIL.test(key)) walk(inner, [...trail, key]);
+    // A section that names its data set says so, so that "validation (pendigits-canvas)" is not taken for training's.
+    const label = (key: string, inner: unknown) => (isObject(inner) && typeof inner.set === 'string' ? `${key} (${inner.set})` : key);
+    for (const [key, inner] of entries) if (!DETAIL.test(key)) walk(inner, [...trail, label(key, inner)]);
   };
   walk(card.evaluation, ['evaluation']);
   walk(card.metrics, ['metrics']);
