@@ -9,7 +9,10 @@ so an interrupted run can still be exported with --export-only.
 The defaults give 2.0.0 (flagged 1s, label smoothing 0.1 with temperature-scaled confidences; 16 epochs, ~23 min
 on one thread of the 2-core dev box). 1.0.0 was:
     --epochs 16 --flag-ones 0 --label-smoothing 0 --version 1.0.0
-Every lever measured for 2.0.0, alone and combined, is in models/README.md ("Digits 2.0.0: what was measured").
+Every lever measured for 2.0.0, alone and combined, is in models/README.md ("Digits 2.0.0: what was measured"), and
+those measured after it (ensembles, flag angle, elastic strength) next to it. An ensemble: --members N trains N
+networks (seeds seed, seed+1, ...; --width scales their channels), --member i trains only one of them so members can
+run in parallel processes, and --export-only --members N then writes one graph that averages their logits.
 """
 
 import argparse
@@ -69,6 +72,10 @@ def parse_args():
     parser.add_argument("--flag-ones", type=float, default=0.5,
                         help="share of the 1s in each batch given a drawn flag at the top (and, for a quarter of "
                              "those, a foot), as many people write a 1; 0 = off (as 1.0.0)")
+    parser.add_argument("--elastic-sd", type=float, default=1.2,
+                        help="the elastic field's displacement (standard deviation, pixels), on half of each batch")
+    parser.add_argument("--flag-angle", default="25,60",
+                        help="the flags' angle below the horizontal, in degrees: lowest,highest")
     parser.add_argument("--flag-length", default="0.3,0.7",
                         help="shortest,longest flag as a share of the 1's height (real flags are long; 0.18,0.42 and "
                              "0.3,0.6 were measured first)")
@@ -80,6 +87,13 @@ def parse_args():
     parser.add_argument("--thin-strokes", type=float, default=0.0,
                         help="share of each batch thinned to pen-like 1 px strokes before the other augmentation; 0 = off "
                              "(the default: 0.3 was measured worse on pendigits-canvas, see models/README.md)")
+    parser.add_argument("--width", type=float, default=1.0,
+                        help="scales every conv stage's channels (1 = 32, 64, 128)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="train this many networks (seeds seed, seed+1, ...) and export the average of their logits")
+    parser.add_argument("--member", type=int, default=None,
+                        help="train only this member of --members (0-based) and stop: members can train in parallel "
+                             "processes, then --export-only combines them")
     parser.add_argument("--cache-dir", default=CACHE_DIR,
                         help="where the best checkpoint and run log go (separate folders let probes run side by side)")
     parser.add_argument("--no-export", action="store_true",
@@ -116,20 +130,38 @@ def conv_bn_relu(c_in, c_out):
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-class DigitNet(nn.Module):
-    """Three conv stages (28 -> 14 -> 7 -> 4 px); a single conv at full resolution keeps it fast on a CPU."""
+def stage_widths(width):
+    return [round(32 * width), round(64 * width), round(128 * width)]
 
-    def __init__(self):
+
+class DigitNet(nn.Module):
+    """Three conv stages (28 -> 14 -> 7 -> 4 px); a single conv at full resolution keeps it fast on a CPU.
+    `width` scales every stage's channels (1 = 32, 64, 128)."""
+
+    def __init__(self, width=1.0):
         super().__init__()
+        c1, c2, c3 = stage_widths(width)
         self.features = nn.Sequential(
-            *conv_bn_relu(1, 32), nn.MaxPool2d(2),
-            *conv_bn_relu(32, 64), *conv_bn_relu(64, 64), nn.MaxPool2d(2),
-            *conv_bn_relu(64, 128), *conv_bn_relu(128, 128), nn.MaxPool2d(2, ceil_mode=True),
+            *conv_bn_relu(1, c1), nn.MaxPool2d(2),
+            *conv_bn_relu(c1, c2), *conv_bn_relu(c2, c2), nn.MaxPool2d(2),
+            *conv_bn_relu(c2, c3), *conv_bn_relu(c3, c3), nn.MaxPool2d(2, ceil_mode=True),
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 4 * 4, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c3 * 4 * 4, 10))
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+
+class Ensemble(nn.Module):
+    """Members trained alone with different seeds; their logits are averaged (a geometric mean of their
+    probabilities), so one graph answers for all of them."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        return torch.stack([member(x) for member in self.members]).mean(0)
 
 
 class WithSoftmax(nn.Module):
@@ -172,8 +204,9 @@ def vary_stroke_thickness(x):
     return torch.where(amount > 0, x + amount * (dilated - x), x - amount * (eroded - x))
 
 
-def warp(x):
-    """Random rotation (+-15 deg), scale (0.8-1.2), shear, shift (+-2.5 px) and, for half the batch, a smooth elastic field."""
+def warp(x, elastic_sd):
+    """Random rotation (+-15 deg), scale (0.8-1.2), shear, shift (+-2.5 px) and, for half the batch, a smooth elastic
+    field whose coarse displacements have a standard deviation of `elastic_sd` pixels."""
     n, _, h, w = x.shape
     angle = uniform(n, -15, 15) * math.pi / 180
     scale = uniform(n, 0.8, 1.2)
@@ -189,7 +222,7 @@ def warp(x):
     ], dim=1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     elastic = torch.rand(n) < 0.5
-    coarse_field = torch.randn(n, 2, 4, 4) * (1.2 * pixel) * elastic.view(n, 1, 1, 1)
+    coarse_field = torch.randn(n, 2, 4, 4) * (elastic_sd * pixel) * elastic.view(n, 1, 1, 1)
     field = F.interpolate(coarse_field, size=(h, w), mode="bicubic", align_corners=False)
     grid = grid + field.permute(0, 2, 3, 1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -236,10 +269,10 @@ def draw_segments(x, x0, y0, x1, y1, width):
     return torch.maximum(x, stroke.unsqueeze(1))
 
 
-def add_flags_to_ones(x, y, share, lengths):
+def add_flags_to_ones(x, y, share, lengths, angles):
     """Many people write a 1 with a flag at its top (and some with a foot); MNIST's 1s are mostly bare bars, so
-    1.0.0 read such 1s as 7s. Draws a stroke from the top of the bar down to the left, 25-60 deg below the
-    horizontal and `lengths` (shortest, longest; --flag-length) of the digit's height long (a 7's bar is flatter
+    1.0.0 read such 1s as 7s. Draws a stroke from the top of the bar down to the left, `angles` (--flag-angle, 25-60 by
+    default) deg below the horizontal and `lengths` (shortest, longest; --flag-length) of the digit's height long (a 7's bar is flatter
     and goes right), on `share` of the 1s; a quarter of those also get a horizontal foot under the bar."""
     chosen = ((y == 1) & (torch.rand(len(y)) < share)).nonzero().flatten()
     if len(chosen) == 0:
@@ -261,7 +294,7 @@ def add_flags_to_ones(x, y, share, lengths):
     top_x, bottom_x = mean_column(top), mean_column(bottom)
     shortest, longest = lengths
     length = uniform(n, shortest, longest) * height
-    angle = uniform(n, 25, 60) * math.pi / 180
+    angle = uniform(n, *angles) * math.pi / 180
     width = uniform(n, 1.5, 3.0)
     flagged = draw_segments(ones, top_x, top.float(), top_x - length * torch.cos(angle),
                             top.float() + length * torch.sin(angle), width)
@@ -309,10 +342,11 @@ def reprepare(x):
 def augment(x, y, args):
     """The levers off by default draw no random numbers, so turning one off reproduces the runs without it."""
     if args.flag_ones > 0:
-        x = add_flags_to_ones(x, y, args.flag_ones, tuple(float(v) for v in args.flag_length.split(",")))
+        x = add_flags_to_ones(x, y, args.flag_ones, tuple(float(v) for v in args.flag_length.split(",")),
+                              tuple(float(v) for v in args.flag_angle.split(",")))
     if args.thin_strokes > 0:
         x = thin_strokes(x, args.thin_strokes)
-    x = vary_contrast(warp(vary_stroke_thickness(x)))
+    x = vary_contrast(warp(vary_stroke_thickness(x), args.elastic_sd))
     if args.reprepare:
         x = reprepare(x)
     return x
@@ -354,13 +388,14 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def train(args, train_x, train_y, val_x, val_y):
-    model = DigitNet().to(memory_format=torch.channels_last)
+def train(args, member, train_x, train_y, val_x, val_y):
+    cache_dir = member_cache_dir(args, member)
+    model = DigitNet(args.width).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.max_lr, weight_decay=5e-4)
     steps_per_epoch = math.ceil(len(train_x) / BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.max_lr, epochs=args.epochs,
                                                    steps_per_epoch=steps_per_epoch, pct_start=0.2)
-    os.makedirs(args.cache_dir, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
     best = {"val_accuracy": -1.0}
     history = []
     started = time.time()
@@ -392,24 +427,25 @@ def train(args, train_x, train_y, val_x, val_y):
         improved = val_accuracy >= best["val_accuracy"]  # ties go to the later, lower-learning-rate epoch
         if improved:
             best = {"val_accuracy": round(val_accuracy, 2), "epoch": epoch}
-            torch.save({"state_dict": model.state_dict(), "epoch": epoch}, os.path.join(args.cache_dir, "best.pt"))
+            torch.save({"state_dict": model.state_dict(), "epoch": epoch}, os.path.join(cache_dir, "best.pt"))
         print(f"epoch {epoch}/{args.epochs}: train loss {running_loss / seen:.4f}, val accuracy {val_accuracy:.2f}%"
               f"{' (best, saved)' if improved else ''}, {time.time() - epoch_started:.0f} s, total {elapsed / 60:.1f} min",
               flush=True)
         if args.progress:
-            print(json.dumps({"epoch": epoch, "epochs": args.epochs, "loss": round(running_loss / seen, 4),
+            # One progress bar over every member's epochs.
+            print(json.dumps({"epoch": member * args.epochs + epoch, "epochs": args.members * args.epochs, "loss": round(running_loss / seen, 4),
                               "val_accuracy": round(val_accuracy, 2), "elapsed_s": round(elapsed)}), flush=True)
-        write_run_log(args, {"history": history, "best": best, "train_seconds": round(elapsed),
+        write_run_log(args, cache_dir, {"history": history, "best": best, "train_seconds": round(elapsed),
                              "train_images": len(train_x), "validation_images": len(val_x)})
     return best
 
 
-def write_run_log(args, run):
+def write_run_log(args, cache_dir, run):
     run.update({"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "max_lr": args.max_lr,
-                "flag_ones": args.flag_ones, "flag_length": args.flag_length, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
-                "thin_strokes": args.thin_strokes,
+                "flag_ones": args.flag_ones, "flag_length": args.flag_length, "flag_angle": args.flag_angle, "elastic_sd": args.elastic_sd, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
+                "thin_strokes": args.thin_strokes, "width": args.width,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-    with open(os.path.join(args.cache_dir, "run.json"), "w") as f:
+    with open(os.path.join(cache_dir, "run.json"), "w") as f:
         json.dump(run, f, indent=2)
 
 
@@ -431,18 +467,28 @@ def sha256_of(path):
 def augmentation_text(run):
     steps = []
     if run.get("flag_ones"):
-        steps.append(f"on {run['flag_ones']:.0%} of the 1s a drawn flag at the top (down-left, 25-60 deg below the horizontal, "
+        steps.append(f"on {run['flag_ones']:.0%} of the 1s a drawn flag at the top (down-left, {run.get('flag_angle', '25,60').replace(',', '-')} deg below the horizontal, "
                      f"{run['flag_length'].replace(',', '-')} of the height long, 1.5-3 px wide), a quarter of those also a foot under the bar")
     if run.get("thin_strokes"):
         steps.append(f"on {run['thin_strokes']:.0%} of the batch pen-thin strokes (enlarged 2x, eroded once or twice with a 3x3 minimum, "
                      "averaged back to 28x28, strongest pixel 1)")
     steps.append("stroke thickness (blend towards 3x3 dilation up to 100% or erosion up to 60%), rotation +-15 deg, scale 0.8-1.2, "
-                 "shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd 1.2 px) on half the batch, "
+                 f"shear +-0.3, shift +-2.5 px, smooth elastic field (4x4 bicubic-upsampled noise, sd {run.get('elastic_sd', 1.2)} px) on half the batch, "
                  "contrast boost x1-2.5 with clipping on a third of the batch")
     if run.get("reprepare"):
         steps.append("then each digit re-prepared as prepareDigit frames it (crop to the ink, longer side 20 px, centre of mass "
                      "at (14, 14), strongest pixel 1; one bilinear resample)")
     return "per batch on the tensor: " + "; ".join(steps)
+
+
+def architecture_text(run, members):
+    c1, c2, c3 = stage_widths(run.get("width", 1.0))
+    network = (f"conv3x3({c1})-BN-ReLU, maxpool; conv3x3({c2})-BN-ReLU x2, maxpool; conv3x3({c3})-BN-ReLU x2, maxpool(ceil); "
+               f"dropout 0.3; linear {c3 * 16}->10")
+    if members == 1:
+        return network + "; softmax"
+    return (f"an ensemble of {members} networks trained alone (seeds seed, seed+1, ...), their logits averaged, then softmax; "
+            f"each: {network}")
 
 
 def write_card(args, run, test_report, parameters, onnx_path, temperature):
@@ -484,7 +530,8 @@ def write_card(args, run, test_report, parameters, onnx_path, temperature):
         },
         "training": {
             "script": "models/training/train_digits.py (npm run train:digits -- --data <folder>)",
-            "architecture": "conv3x3(32)-BN-ReLU, maxpool; conv3x3(64)-BN-ReLU x2, maxpool; conv3x3(128)-BN-ReLU x2, maxpool(ceil); dropout 0.3; linear 2048->10; softmax",
+            "architecture": architecture_text(run, len(run.get("members", [])) or 1),
+            **({"members": run["members"]} if "members" in run else {}),
             "augmentation": augmentation_text(run),
             "optimizer": f"AdamW (weight decay 5e-4), one-cycle learning rate up to {run['max_lr']}, batch {run['batch_size']}, cross-entropy"
                          + (f" with label smoothing {run['label_smoothing']}" if run.get("label_smoothing") else ""),
@@ -516,6 +563,10 @@ def write_card(args, run, test_report, parameters, onnx_path, temperature):
         json.dump(card, f, indent=2)
         f.write("\n")
     return card_path
+
+
+def member_cache_dir(args, member):
+    return args.cache_dir if args.members == 1 else os.path.join(args.cache_dir, f"member-{member}")
 
 
 def read_extra_data(path):
@@ -550,16 +601,28 @@ def main():
     print(f"MNIST: {len(train_x)} train, {len(val_x)} validation, {len(test_x)} test; {args.threads} thread(s)", flush=True)
 
     if not args.export_only:
-        train(args, train_x, train_y, val_x, val_y)
-    with open(os.path.join(args.cache_dir, "run.json")) as f:
-        run = json.load(f)
-
-    model = DigitNet()
-    checkpoint = torch.load(os.path.join(args.cache_dir, "best.pt"))
-    model.load_state_dict(checkpoint["state_dict"])
+        for member in ([args.member] if args.member is not None else range(args.members)):
+            if member > 0:
+                seed_everything(args.seed + member)  # member 0 keeps the single network's random sequence
+            print(f"member {member + 1} of {args.members}" if args.members > 1 else "training", flush=True)
+            train(args, member, train_x, train_y, val_x, val_y)
+        if args.member is not None:
+            return
+    runs, networks = [], []
+    for member in range(args.members):
+        with open(os.path.join(member_cache_dir(args, member), "run.json")) as f:
+            runs.append(json.load(f))
+        network = DigitNet(runs[-1].get("width", 1.0))
+        network.load_state_dict(torch.load(os.path.join(member_cache_dir(args, member), "best.pt"))["state_dict"])
+        networks.append(network)
+    run = runs[0]
+    if len(runs) > 1:
+        run["members"] = [{"seed": r["seed"] + i, "best_epoch": r["best"]["epoch"], "validation_accuracy": r["best"]["val_accuracy"],
+                           "train_seconds": r["train_seconds"]} for i, r in enumerate(runs)]
+    model = networks[0] if len(networks) == 1 else Ensemble(networks)
     model = model.to(memory_format=torch.channels_last).eval()
     test_report = accuracy_report(model, test_x, test_y)
-    print(f"MNIST test accuracy (best checkpoint, epoch {checkpoint['epoch']}): {test_report['accuracy']:.2f}% "
+    print(f"MNIST test accuracy ({len(networks)} network(s), best checkpoints): {test_report['accuracy']:.2f}% "
           f"({test_report['errors']} errors); per digit {test_report['per_digit_accuracy']}", flush=True)
 
     if args.no_export:
