@@ -23,15 +23,9 @@ import os
 
 import numpy as np
 
-from train_signatures import REFERENCES_K, equal_error_rate, score
+from train_signatures import REFERENCES_K, equal_error_rate, mean_pairwise_similarity, score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def mean_pairwise(references):
-    among = references @ references.T
-    k = len(references)
-    return (among.sum() - np.trace(among)) / (k * (k - 1))
 
 
 def writer_dependent_classifier(references, background, c, iterations=500):
@@ -57,7 +51,7 @@ def rules(background):
 
     def ratio(q, r):
         c = cohort(r).mean()
-        return ((q @ r.T).mean(axis=1) - c) / (mean_pairwise(r) - c)
+        return ((q @ r.T).mean(axis=1) - c) / (mean_pairwise_similarity(r) - c)
 
     def classifier(c):
         def scored(q, r):

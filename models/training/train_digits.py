@@ -435,17 +435,17 @@ def train(args, member, train_x, train_y, val_x, val_y):
             # One progress bar over every member's epochs.
             print(json.dumps({"epoch": member * args.epochs + epoch, "epochs": args.members * args.epochs, "loss": round(running_loss / seen, 4),
                               "val_accuracy": round(val_accuracy, 2), "elapsed_s": round(elapsed)}), flush=True)
-        write_run_log(args, cache_dir, {"history": history, "best": best, "train_seconds": round(elapsed),
+        write_run_log(args, member, {"history": history, "best": best, "train_seconds": round(elapsed),
                              "train_images": len(train_x), "validation_images": len(val_x)})
     return best
 
 
-def write_run_log(args, cache_dir, run):
-    run.update({"epochs": args.epochs, "threads": args.threads, "seed": args.seed, "max_lr": args.max_lr,
+def write_run_log(args, member, run):
+    run.update({"epochs": args.epochs, "threads": args.threads, "seed": member_seed(args, member), "max_lr": args.max_lr,
                 "flag_ones": args.flag_ones, "flag_length": args.flag_length, "flag_angle": args.flag_angle, "elastic_sd": args.elastic_sd, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
                 "thin_strokes": args.thin_strokes, "width": args.width,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
-    with open(os.path.join(cache_dir, "run.json"), "w") as f:
+    with open(os.path.join(member_cache_dir(args, member), "run.json"), "w") as f:
         json.dump(run, f, indent=2)
 
 
@@ -565,6 +565,10 @@ def write_card(args, run, test_report, parameters, onnx_path, temperature):
     return card_path
 
 
+def member_seed(args, member):
+    return args.seed + member
+
+
 def member_cache_dir(args, member):
     return args.cache_dir if args.members == 1 else os.path.join(args.cache_dir, f"member-{member}")
 
@@ -582,6 +586,8 @@ def read_extra_data(path):
 
 def main():
     args = parse_args()
+    if args.member is not None and not 0 <= args.member < args.members:
+        raise SystemExit(f"--member must be between 0 and {args.members - 1}, one less than --members ({args.members})")
     if args.out and args.cache_dir == CACHE_DIR:
         # A run for the app keeps its checkpoint beside its output, never in the project's cache.
         args.cache_dir = os.path.join(args.out, ".cache")
@@ -603,7 +609,7 @@ def main():
     if not args.export_only:
         for member in ([args.member] if args.member is not None else range(args.members)):
             if member > 0:
-                seed_everything(args.seed + member)  # member 0 keeps the single network's random sequence
+                seed_everything(member_seed(args, member))  # member 0 keeps the single network's random sequence
             print(f"member {member + 1} of {args.members}" if args.members > 1 else "training", flush=True)
             train(args, member, train_x, train_y, val_x, val_y)
         if args.member is not None:
@@ -617,8 +623,8 @@ def main():
         networks.append(network)
     run = runs[0]
     if len(runs) > 1:
-        run["members"] = [{"seed": r["seed"] + i, "best_epoch": r["best"]["epoch"], "validation_accuracy": r["best"]["val_accuracy"],
-                           "train_seconds": r["train_seconds"]} for i, r in enumerate(runs)]
+        run["members"] = [{"seed": r["seed"], "best_epoch": r["best"]["epoch"], "validation_accuracy": r["best"]["val_accuracy"],
+                           "train_seconds": r["train_seconds"]} for r in runs]
     model = networks[0] if len(networks) == 1 else Ensemble(networks)
     model = model.to(memory_format=torch.channels_last).eval()
     test_report = accuracy_report(model, test_x, test_y)

@@ -260,10 +260,14 @@ def score(questioned, references, rule):
     mean = similarities.mean(axis=1)
     if rule == "mean":
         return mean
+    return mean - mean_pairwise_similarity(references)  # "normalised-mean"
+
+
+def mean_pairwise_similarity(references):
+    """How alike a writer's references are: the mean cosine similarity over their distinct pairs."""
     k = len(references)
     among = references @ references.T
-    spread = (among.sum() - np.trace(among)) / (k * (k - 1))
-    return mean - spread  # "normalised-mean"
+    return (among.sum() - np.trace(among)) / (k * (k - 1))
 
 
 RULES = ("mean", "max", "normalised-mean")

@@ -63,9 +63,18 @@ export interface QuestionedScore {
   score: number;
 }
 
-interface EmbeddedFile {
+export interface EmbeddedFile {
   file: string;
   embedding: Float32Array;
+}
+
+/** One writer's files through the production path, content duplicates and unusable files left out. */
+export interface EmbeddedWriter {
+  writer: string;
+  genuine: EmbeddedFile[];
+  forged: EmbeddedFile[];
+  /** Files left out as unusable (not counting duplicates). */
+  skipped: number;
 }
 
 interface WriterFiles {
@@ -107,7 +116,7 @@ class Embedder {
 
   constructor(
     private readonly model: SignatureModel,
-    private readonly options: SignatureEvaluationOptions,
+    private readonly options: Pick<SignatureEvaluationOptions, 'maxPixels' | 'onSkip'>,
   ) {}
 
   async embedAll(files: string[]): Promise<EmbeddedFile[]> {
@@ -146,15 +155,13 @@ class Embedder {
   }
 }
 
-export async function evaluateSignatureFolder(
+/** Embeds every writer's genuine and forged files of a folder (`<writer>/genuine/*`, `<writer>/forged/*`), in name order. */
+export async function embedSignatureFolder(
   root: string,
   model: SignatureModel,
-  options: SignatureEvaluationOptions,
-): Promise<SignatureEvaluation> {
-  const rule = scoringRuleOf(model.card);
-  const threshold = model.threshold;
-  const k = options.references;
-  const embedded: { writer: string; genuine: EmbeddedFile[]; forged: EmbeddedFile[]; skipped: number }[] = [];
+  options: Pick<SignatureEvaluationOptions, 'writers' | 'maxPixels' | 'onSkip'>,
+): Promise<EmbeddedWriter[]> {
+  const embedded: EmbeddedWriter[] = [];
   for (const files of await writerFolders(root, options.writers)) {
     // Deduplication is per writer and kind, as in the training export.
     const genuineEmbedder = new Embedder(model, options);
@@ -163,6 +170,18 @@ export async function evaluateSignatureFolder(
     const forged = await forgedEmbedder.embedAll(files.forged);
     embedded.push({ writer: files.writer, genuine, forged, skipped: genuineEmbedder.skipped + forgedEmbedder.skipped });
   }
+  return embedded;
+}
+
+export async function evaluateSignatureFolder(
+  root: string,
+  model: SignatureModel,
+  options: SignatureEvaluationOptions,
+): Promise<SignatureEvaluation> {
+  const rule = scoringRuleOf(model.card);
+  const threshold = model.threshold;
+  const k = options.references;
+  const embedded = await embedSignatureFolder(root, model, options);
   const usable = embedded.filter((w) => {
     if (w.genuine.length > k) return true;
     options.onSkip?.(path.join(root, w.writer), `fewer than ${k + 1} usable genuine signatures`);
