@@ -180,6 +180,12 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
     },
 
     /**
+     * The first half of add(), for a caller with work of its own to do on the files meanwhile: checks every file
+     * and gives what would be stored, or throws ImagesRefusedError. Writes nothing; give the result to addChecked.
+     */
+    check: checkAll,
+
+    /**
      * For a caller that keeps what passes and reports the rest (a zip import): checks each file, without storing
      * anything; give the accepted images to addChecked. Holds the checked bytes in memory, so go a batch at a time.
      */

@@ -153,6 +153,15 @@ describe('signature verification API', () => {
     assert.deepEqual(res.body.error.fields, { 'blank.png': 'no_ink', 'notes.png': 'unsupported_type', 'cut.png': 'undecodable' });
     assert.match(res.body.error.message, /Nothing was stored/);
     assert.deepEqual({ images: count(t, 'stored_images'), references: count(t, 'signature_references') }, before);
+
+    // A file only the store refuses (the model reads its signature well) stops the upload all the same.
+    const polyglot = Buffer.concat([await signatureImage(6, 23), Buffer.from('<html><script>alert(1)</script>')]);
+    const mixed = await addReferences(t.app, alice, signer.id, [
+      [await signatureImage(0, 21), 'good.png'],
+      [polyglot, 'page.png'],
+    ]).expect(422);
+    assert.deepEqual(mixed.body.error.fields, { 'page.png': 'polyglot' });
+    assert.deepEqual({ images: count(t, 'stored_images'), references: count(t, 'signature_references') }, before);
   });
 
   it('when a reference is a byte-identical copy of another, then it is refused as duplicate, in the same request or a later one', async () => {
@@ -250,7 +259,10 @@ describe('signature verification API', () => {
   it('when the questioned image is blank, not an image, or too large, then 422 names the reason and nothing is recorded', async () => {
     const signer = await enrolled(t.app, alice, 'Bad images');
     const before = count(t, 'signature_verifications');
-    for (const [bytes, reason] of [[await blankImage(), 'no_ink'], [Buffer.from('%PDF-1.4 not really'), 'unsupported_type']] as const) {
+    const images = count(t, 'stored_images');
+    // The model reads a polyglot's signature well; the store, checking it at the same time, refuses it.
+    const polyglot = Buffer.concat([await signatureImage(6, 23), Buffer.from('<script>alert(1)</script>')]);
+    for (const [bytes, reason] of [[await blankImage(), 'no_ink'], [Buffer.from('%PDF-1.4 not really'), 'unsupported_type'], [polyglot, 'polyglot']] as const) {
       const res = await verify(t.app, alice, signer.id, bytes).expect(422);
       assert.equal(res.body.error.code, 'image_refused');
       assert.deepEqual(res.body.error.fields, { 'questioned.png': reason });
@@ -270,6 +282,7 @@ describe('signature verification API', () => {
       small.close();
     }
     assert.equal(count(t, 'signature_verifications'), before);
+    assert.equal(count(t, 'stored_images'), images);
   });
 
   it('when the model version changes, then stored reference embeddings are recomputed once before use, never compared across versions', async () => {

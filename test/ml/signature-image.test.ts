@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
-import { prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
+import { blurSigma1, prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
 
 const LIMITS = { maxPixels: 40_000_000 };
 
@@ -152,5 +152,26 @@ describe('prepareSignature', () => {
 
   it('when the bytes are not an image, then the decoding error passes through', async () => {
     assert.equal(await rejection(new TextEncoder().encode('not an image at all')), 'unsupported_type');
+  });
+});
+
+describe('blurSigma1', () => {
+  // The training cache was made with sharp's blur(1); the served model must see the same levels, to the last byte.
+  it('when given noise, a signature or a one-pixel strip, then it gives exactly the levels of sharp blur(1)', async () => {
+    const next = random(7);
+    const noise = canvas(641, 479, 0);
+    for (let i = 0; i < noise.data.length; i++) noise.data[i] = Math.floor(next() * 256);
+    const signature = canvas(1000, 400, 236);
+    drawSignature(signature, { left: 80, top: 60, width: 820, height: 260 }, 40, 4);
+    const strips = [canvas(1, 9, 0), canvas(9, 1, 0), canvas(2, 3, 0)].map((strip) => {
+      for (let i = 0; i < strip.data.length; i++) strip.data[i] = Math.floor(next() * 256);
+      return strip;
+    });
+    for (const image of [noise, signature, ...strips]) {
+      const expected = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 1 } }).blur(1).extractChannel(0).raw().toBuffer();
+      const blurred = blurSigma1(image);
+      assert.deepEqual([blurred.width, blurred.height], [image.width, image.height]);
+      assert.ok(Buffer.from(blurred.data).equals(expected), `${image.width}x${image.height}: the levels differ from sharp's`);
+    }
   });
 });

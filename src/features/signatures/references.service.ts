@@ -234,10 +234,13 @@ export function createReferencesService({ db, store, images, signers, model, lim
       requireModel();
       if (files.length === 0) throw new ValidationError('Choose at least one image.', { images: 'Choose at least one image.' });
       checkRoom(userId, signerId, files.length);
+      // The store's check and the model run side by side; the model's refusals are reported first, as they say more.
+      const checking = store.check(files);
+      checking.catch(() => {}); // thrown where it is awaited, below
       const embedded = await embedEach(files);
       const inkMaps = await Promise.all(embedded.map((image) => inkMapToPng(image.inkMap)));
       const names = files.map((file) => file.name);
-      const ids = await store.add(userId, files, (stored) => insertAll(userId, signerId, stored, names, embedded, inkMaps, source));
+      const ids = await store.addChecked(userId, await checking, (stored) => insertAll(userId, signerId, stored, names, embedded, inkMaps, source));
       return added(userId, signerId, ids);
     },
 

@@ -100,6 +100,10 @@ export function createVerificationsService({ db, store, images, signers, referen
       const name = library ? library.name : (image as { file: IncomingFile }).file.name;
       const bytes = stored ? await store.readBytes(stored) : await (image as { file: IncomingFile }).file.read();
 
+      // The store checks a new upload (full decode, thumbnail) while the model reads it: the two take about as long.
+      // Nothing is written unless both pass, and the model's refusal (no_ink...) is the one reported when both refuse.
+      const checking = stored ? null : store.check([fileFromBytes(name, bytes)]);
+      checking?.catch(() => {}); // thrown where it is awaited, below
       let questioned = await embedQuestioned(signatureModel, name, bytes, crop);
       // Another version may have been activated meanwhile: embeddings of two versions are never compared, so the
       // references are brought to the questioned signature's version, or it is embedded again (a few rounds at most).
@@ -140,7 +144,7 @@ export function createVerificationsService({ db, store, images, signers, referen
         return verification;
       }
       // The questioned image is kept as received (the crop is recorded beside it), so the history shows what was checked.
-      const [verification] = await store.add(userId, [fileFromBytes(name, bytes)], ([found]) => [record(found!.id)]);
+      const [verification] = await store.addChecked(userId, await checking!, ([found]) => [record(found!.id)]);
       return verification!;
     },
 
