@@ -30,8 +30,9 @@ export function createStoredImagesRepo(db: Db) {
       VALUES (@userId, @sha256, @type, @width, @height, @bytes, @file, @thumbnailFile, @thumbnailBytes, 0) RETURNING ${columns}`),
     addReferences: db.prepare('UPDATE stored_images SET ref_count = ref_count + ? WHERE user_id = ? AND id = ?'),
     deleteUnreferenced: db.prepare('DELETE FROM stored_images WHERE user_id = ? AND id = ? AND ref_count <= 0 RETURNING file, thumbnail_file AS thumbnailFile'),
-    usage: db.prepare('SELECT COALESCE(SUM(bytes + thumbnail_bytes), 0) FROM stored_images WHERE user_id = ?').pluck(),
-    usageByUser: db.prepare('SELECT user_id AS userId, SUM(bytes + thumbnail_bytes) AS bytes FROM stored_images GROUP BY user_id'),
+    // storage_usage is kept by triggers on stored_images (migrations/012_storage_usage.sql): one row read, not a sum.
+    usage: db.prepare('SELECT COALESCE((SELECT bytes FROM storage_usage WHERE user_id = ?), 0)').pluck(),
+    usageByUser: db.prepare('SELECT user_id AS userId, bytes FROM storage_usage'),
     filesOfUser: db.prepare('SELECT file, thumbnail_file AS thumbnailFile FROM stored_images WHERE user_id = ?'),
     allFiles: db.prepare('SELECT file, thumbnail_file AS thumbnailFile FROM stored_images'),
   };

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openMigratedDatabase } from '../../src/db/migrate.js';
+import { openDatabase } from '../../src/db/database.js';
+import { migrate, openMigratedDatabase } from '../../src/db/migrate.js';
+import { migrationsDir } from '../../src/paths.js';
 import { createImageStore, fileFromBytes, SWEEP_GRACE_MS } from '../../src/storage/index.js';
 import { pngImage } from '../helpers/images.js';
 
@@ -89,5 +91,71 @@ describe('image store on disk', () => {
       assert.deepEqual(allFiles(uploads), rows().flatMap((row) => [row.file, row.thumbnailFile]).sort(), 'no file without a row');
       db.close();
     }
+  });
+});
+
+describe('storage usage', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-usage-'));
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  const newUser = (db: ReturnType<typeof openStore>['db'], name: string) =>
+    (db.prepare("INSERT INTO users (username, password_hash) VALUES (?, 'x') RETURNING id").get(name) as { id: number }).id;
+  const summed = (db: ReturnType<typeof openStore>['db'], userId: number) =>
+    db.prepare('SELECT COALESCE(SUM(bytes + thumbnail_bytes), 0) FROM stored_images WHERE user_id = ?').pluck().get(userId) as number;
+
+  it('when images are added, shared, released and the account deleted, then the usage and the quota follow every byte', async () => {
+    const dataDir = tempDir();
+    const { db } = openStore(dataDir);
+    const small = createImageStore({ db, uploadDir: path.join(dataDir, 'uploads'), maxPixels: 50_000_000, quotaBytes: 60_000 });
+    const [ann, bob] = [newUser(db, 'ann'), newUser(db, 'bob')];
+    const [one, two] = [await pngImage(40, 30, 1), await pngImage(40, 30, 2)];
+    const added = await small.add(ann, [fileFromBytes('1.png', one), fileFromBytes('2.png', two), fileFromBytes('2 again.png', two)], (images) => images);
+    await small.add(bob, [fileFromBytes('b.png', await pngImage(50, 50, 3))], () => undefined);
+    assert.equal(added.length, 3);
+    assert.ok(small.usage(ann).usedBytes > 0);
+    assert.equal(small.usage(ann).usedBytes, summed(db, ann));
+    assert.equal(small.usage(bob).usedBytes, summed(db, bob));
+    assert.deepEqual(small.usageByUser(), new Map([[ann, summed(db, ann)], [bob, summed(db, bob)]]));
+
+    // The second copy of seed 2 shares the first's row: releasing one reference keeps it, the last one frees it.
+    await small.release(ann, [added[1]!.id], () => undefined);
+    assert.equal(small.usage(ann).usedBytes, summed(db, ann));
+    await small.release(ann, [added[0]!.id, added[2]!.id], () => undefined);
+    assert.equal(small.usage(ann).usedBytes, 0);
+
+    // The quota reads the same figure: an upload that would pass it is refused, and nothing changes.
+    const big = await pngImage(150, 150, 9);
+    assert.ok(big.length > 60_000);
+    const before = small.usage(bob).usedBytes;
+    await assert.rejects(small.add(bob, [fileFromBytes('big.png', big)], () => undefined), /Not enough storage/);
+    assert.equal(small.usage(bob).usedBytes, before);
+
+    db.prepare('DELETE FROM users WHERE id = ?').run(bob);
+    assert.equal(small.usage(bob).usedBytes, 0);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM storage_usage WHERE user_id = ?').pluck().get(bob), 0);
+    db.close();
+  });
+
+  it('when a database from before the usage table is upgraded, then each user starts with the bytes already stored', async () => {
+    const dataDir = tempDir();
+    const older = path.join(dataDir, 'migrations');
+    mkdirSync(older);
+    for (const name of readdirSync(migrationsDir).filter((name) => name < '012')) copyFileSync(path.join(migrationsDir, name), path.join(older, name));
+    const db = openDatabase(path.join(dataDir, 'inkwell.sqlite'));
+    migrate(db, older);
+    const userId = newUser(db, 'ann');
+    const insert = db.prepare(`INSERT INTO stored_images (user_id, sha256, type, width, height, bytes, file, thumbnail_file, thumbnail_bytes, ref_count)
+      VALUES (?, ?, 'png', 10, 10, ?, ?, ?, 100, 1)`);
+    insert.run(userId, 'a', 5000, 'a.png', 'a.webp');
+    insert.run(userId, 'b', 7000, 'b.png', 'b.webp');
+    assert.deepEqual(migrate(db, migrationsDir), ['012_storage_usage.sql']);
+    const store = createImageStore({ db, uploadDir: path.join(dataDir, 'uploads'), maxPixels: 50_000_000, quotaBytes: 1024 ** 3 });
+    assert.equal(store.usage(userId).usedBytes, 12_200);
+    db.close();
   });
 });
