@@ -75,11 +75,11 @@ async function shrinkAndBlur(image: GrayImage): Promise<GrayImage> {
 }
 
 /**
- * sharp's blur(BLUR_SIGMA = 1), computed here: it was the largest step of the preparation (5 ms of CPU in sharp for a
- * 1000x400 image). libvips builds the integer Gaussian [12, 20, 12] / 44 for
- * sigma 1 (min_ampl 0.2) and applies it in fixed point as [35, 58, 35] / 128, rounded, rows first, then columns,
- * edge pixels repeated. The result is the same, byte for byte, as sharp's (test/ml/signature-image.test.ts checks
- * it against sharp), so the training cache and the served model still see the same ink maps.
+ * sharp's blur(BLUR_SIGMA = 1), computed here: it was the largest step of the preparation (5 ms of CPU in sharp for
+ * a 1000x400 image, a fraction of that here). libvips builds the integer Gaussian [12, 20, 12] / 44 for sigma 1
+ * (min_ampl 0.2) and applies it in fixed point as [35, 58, 35] / 128, rounded, rows first, then columns, edge pixels
+ * repeated. The result is sharp's, byte for byte (test/ml/signature-image.test.ts checks it against sharp), so the
+ * training cache and the served model still see the same ink maps.
  */
 export function blurSigma1({ data, width, height }: GrayImage): GrayImage {
   const rows = new Uint8Array(data.length);
