@@ -47,15 +47,15 @@ function storeThenKill(dataDir: string, run: number, batches: number, extraMs: n
   });
 }
 
-describe('image store on disk', () => {
-  const dirs: string[] = [];
-  const tempDir = () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-store-'));
-    dirs.push(dir);
-    return dir;
-  };
-  after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-store-'));
+  dirs.push(dir);
+  return dir;
+};
+after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
+describe('image store on disk', () => {
   it('when files no row claims are found, then the sweep deletes those older than an hour and keeps recent ones', async () => {
     const dataDir = tempDir();
     const { db, store, rows } = openStore(dataDir);
@@ -95,14 +95,6 @@ describe('image store on disk', () => {
 });
 
 describe('storage usage', () => {
-  const dirs: string[] = [];
-  const tempDir = () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-usage-'));
-    dirs.push(dir);
-    return dir;
-  };
-  after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
   const newUser = (db: ReturnType<typeof openStore>['db'], name: string) =>
     (db.prepare("INSERT INTO users (username, password_hash) VALUES (?, 'x') RETURNING id").get(name) as { id: number }).id;
   const summed = (db: ReturnType<typeof openStore>['db'], userId: number) =>
