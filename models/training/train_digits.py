@@ -10,7 +10,7 @@ The defaults give 2.0.0 (flagged 1s, label smoothing 0.1 with temperature-scaled
 on one thread of the 2-core dev box). 1.0.0 was:
     --epochs 16 --flag-ones 0 --label-smoothing 0 --version 1.0.0
 Every lever measured for 2.0.0, alone and combined, is in models/README.md ("Digits 2.0.0: what was measured"), and
-those measured after it (ensembles, flag angle, elastic strength) next to it. An ensemble: --members N trains N
+those measured after it (ensembles, flag angle, elastic strength, width) next to it. An ensemble: --members N trains N
 networks (seeds seed, seed+1, ...; --width scales their channels), --member i trains only one of them so members can
 run in parallel processes, and --export-only --members N then writes one graph that averages their logits.
 """

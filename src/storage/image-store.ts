@@ -180,10 +180,16 @@ export function createImageStore({ db, uploadDir, maxPixels, quotaBytes }: Image
     },
 
     /**
-     * The first half of add(), for a caller with work of its own to do on the files meanwhile: checks every file
-     * and gives what would be stored, or throws ImagesRefusedError. Writes nothing; give the result to addChecked.
+     * The first half of add(), for a caller with work of its own to do on the files meanwhile (a model reading
+     * them): starts checking every file and gives what would be stored, or ImagesRefusedError. Writes nothing;
+     * give the result to addChecked. The promise may be awaited late, after the caller's own work: a refusal is
+     * thrown where it is awaited, never reported as an unhandled rejection before that.
      */
-    check: checkAll,
+    check(incoming: IncomingFile[]): Promise<CheckedImage[]> {
+      const checking = checkAll(incoming);
+      checking.catch(() => {});
+      return checking;
+    },
 
     /**
      * For a caller that keeps what passes and reports the rest (a zip import): checks each file, without storing

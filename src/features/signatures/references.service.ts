@@ -236,7 +236,6 @@ export function createReferencesService({ db, store, images, signers, model, lim
       checkRoom(userId, signerId, files.length);
       // The store's check and the model run side by side; the model's refusals are reported first, as they say more.
       const checking = store.check(files);
-      checking.catch(() => {}); // thrown where it is awaited, below
       const embedded = await embedEach(files);
       const inkMaps = await Promise.all(embedded.map((image) => inkMapToPng(image.inkMap)));
       const names = files.map((file) => file.name);

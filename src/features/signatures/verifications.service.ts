@@ -103,7 +103,6 @@ export function createVerificationsService({ db, store, images, signers, referen
       // The store checks a new upload (full decode, thumbnail) while the model reads it: the two take about as long.
       // Nothing is written unless both pass, and the model's refusal (no_ink...) is the one reported when both refuse.
       const checking = stored ? null : store.check([fileFromBytes(name, bytes)]);
-      checking?.catch(() => {}); // thrown where it is awaited, below
       let questioned = await embedQuestioned(signatureModel, name, bytes, crop);
       // Another version may have been activated meanwhile: embeddings of two versions are never compared, so the
       // references are brought to the questioned signature's version, or it is embedded again (a few rounds at most).
