@@ -7,7 +7,7 @@ import { declareDatasetsApi, type DatasetsService } from './features/datasets/in
 import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { declareModelVersionsApi, type ModelJobs, type ModelVersionsService } from './features/models/index.js';
-import { createApiRateLimit } from './http/api-rate-limit.js';
+import { createPerMinuteRateLimit } from './http/per-minute-rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
 import { AppError } from './http/errors.js';
@@ -49,7 +49,7 @@ export function createApiRouter({ config, logger, accounts, images, datasets, di
 
   const router = Router();
   // First, so that every API request counts, refused ones included.
-  router.use(createApiRateLimit({ perMinute: config.rateLimits.apiPerMinute, subjectOf: tokenSubject, logger }));
+  router.use(createPerMinuteRateLimit({ perMinute: config.rateLimits.apiPerMinute, subjectOf: tokenSubject, what: 'API requests', logger }));
 
   const api = createApiRoutes({ requireApiUser: createRequireApiUser(tokens), uploadLimits });
   declareAccountsApi(api, { tokens, loginRateLimit });

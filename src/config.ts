@@ -49,6 +49,7 @@ const envSchema = z
     REQUEST_LOG_RETENTION_DAYS: integer(1, 3650).default(90),
     LOGIN_RATE_LIMIT: integer(1, 1000).default(10),
     API_RATE_LIMIT: integer(1, 100000).default(300),
+    WEB_RATE_LIMIT: integer(1, 100000).default(600),
     STORAGE_QUOTA_MB: integer(1, 10_000_000).default(1024),
     REMBG_URL: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional(),
     REMOVE_BG_API_KEY: z.string().min(8, { message: 'must be at least 8 characters' }).optional(),
@@ -126,7 +127,7 @@ function buildConfig(env: z.infer<typeof envSchema>) {
     /** The registration policy until an administrator sets one on the admin pages. */
     registration: env.REGISTRATION,
     signatures: { minReferences: env.SIGNATURE_MIN_REFERENCES, maxReferences: env.SIGNATURE_MAX_REFERENCES },
-    rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT },
+    rateLimits: { loginPerWindow: env.LOGIN_RATE_LIMIT, apiPerMinute: env.API_RATE_LIMIT, webWritesPerMinute: env.WEB_RATE_LIMIT },
     // Zip imports into datasets: the archive's size, and what it may inflate to (counted while inflating).
     datasetImport: {
       maxArchiveBytes: env.DATASET_IMPORT_MAX_MB * 1024 * 1024,

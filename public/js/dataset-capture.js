@@ -51,6 +51,7 @@
         fields: { source: 'camera' },
         csrf: group.dataset.csrf,
         onProgress: row.progress,
+        onWait: row.wait,
       }).then(function (result) {
         if (!result.ok) { row.fail(result.message); return; }
         var item = result.body.items[0];

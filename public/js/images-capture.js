@@ -16,6 +16,7 @@
         fields: { source: 'camera' },
         csrf: target.dataset.csrf,
         onProgress: row.progress,
+        onWait: row.wait,
       }).then(function (result) {
         if (result.ok) {
           var item = result.body.items[0];

@@ -15,8 +15,13 @@
     return fallback || 'The upload failed (HTTP ' + status + ').';
   }
 
+  // The server limits uploads per minute (429 with Retry-After): a file waits its turn and goes again by
+  // itself, a few times at most, so a large batch finishes without the user starting it over.
+  var MAX_WAITS = 5;
+  var LONGEST_WAIT_S = 120;
+
   // Sends one file as multipart/form-data; resolves with { ok, status, body } and never rejects.
-  function send(url, options) {
+  function sendOnce(url, options) {
     return new Promise(function (resolve) {
       var data = new FormData();
       data.append('_csrf', options.csrf);
@@ -33,10 +38,23 @@
         var body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
         var ok = xhr.status >= 200 && xhr.status < 300;
-        resolve({ ok: ok, status: xhr.status, body: body, message: ok ? '' : messageFor(xhr.status, body) });
+        var retryAfter = Math.min(LONGEST_WAIT_S, Math.max(1, Number(xhr.getResponseHeader('Retry-After')) || 5));
+        resolve({ ok: ok, status: xhr.status, body: body, retryAfter: retryAfter, message: ok ? '' : messageFor(xhr.status, body) });
       });
       xhr.addEventListener('error', function () { resolve({ ok: false, status: 0, body: null, message: messageFor(0) }); });
       xhr.send(data);
+    });
+  }
+
+  // sendOnce, waiting out the rate limit; options.onWait(seconds) is told of each wait.
+  function send(url, options, waited) {
+    waited = waited || 0;
+    return sendOnce(url, options).then(function (result) {
+      if (result.status !== 429 || waited >= MAX_WAITS) return result;
+      if (options.onWait) options.onWait(result.retryAfter);
+      return new Promise(function (resume) { setTimeout(resume, result.retryAfter * 1000); }).then(function () {
+        return send(url, options, waited + 1);
+      });
     });
   }
 
@@ -60,6 +78,10 @@
       progress: function (fraction) {
         bar.value = fraction;
         status.textContent = fraction < 1 ? Math.round(fraction * 100) + '%' : 'Checking…';
+      },
+      wait: function (seconds) {
+        bar.value = 0;
+        status.textContent = 'Waiting ' + seconds + ' s: too many uploads this minute. It will go on by itself.';
       },
       done: function (text, href) {
         bar.value = 1;
@@ -112,6 +134,7 @@
           fields: source ? { source: source.value } : {},
           csrf: csrf,
           onProgress: job.row.progress,
+          onWait: job.row.wait,
         }).then(function (job, result) {
           running--;
           // A page that shows results its own way (the digit pages) cancels this event and fills the row itself.

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
 import { csrfToken, signIn, type Agent } from '../helpers/agent.js';
+import { pngImage } from '../helpers/images.js';
 import { createTestApp } from '../helpers/test-app.js';
 
 // No feature takes uploads yet, so these post to a path without a route: what is checked is the shared
@@ -34,5 +36,40 @@ describe('multipart forms', () => {
     const many = agent.post('/uploads-probe').field('_csrf', token);
     for (let i = 0; i < 3; i++) many.attach('files', png, `f${i}.png`);
     await many.expect(413);
+  });
+});
+
+describe('web rate limit (WEB_RATE_LIMIT)', () => {
+  const t = createTestApp({ env: { WEB_RATE_LIMIT: '3', API_RATE_LIMIT: '1000' } });
+  after(() => t.close());
+
+  const uploadImage = (agent: Agent, token: string, png: Buffer, name: string) =>
+    agent.post('/images').set('Accept', 'application/json').field('_csrf', token).attach('images', png, name);
+
+  it('when one account uploads more than the limit in a minute, then 429 with Retry-After before the file is stored, pages still open, and others are not affected', async () => {
+    const pngs = await Promise.all([1, 2, 3, 4, 5].map((seed) => pngImage(32, 32, seed)));
+    const alice = await t.createUser();
+    const bob = await t.createUser();
+    const agent = await signIn(t.app, alice); // the login counted against the address, not against alice
+    const token = await csrfToken(agent, '/images');
+    for (let i = 0; i < 3; i++) await uploadImage(agent, token, pngs[i]!, `p${i}.png`).expect(201);
+
+    const limited = await uploadImage(agent, token, pngs[3]!, 'p3.png').expect(429);
+    assert.equal(limited.body.error.code, 'too_many_requests');
+    assert.match(limited.body.error.message, /Too many changes and uploads\. Try again in \d+ seconds?\./);
+    const retryAfter = Number(limited.headers['retry-after']);
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    const gallery = await agent.get('/images').expect(200);
+    assert.match(gallery.text, /p2\.png/);
+    assert.doesNotMatch(gallery.text, /p3\.png/, 'the refused upload stored nothing');
+    // A form posted without JavaScript gets the error page, with the same message.
+    const page = await agent.post('/images/delete').type('form').send({ _csrf: token }).expect(429);
+    assert.match(page.text, /Too many changes and uploads/);
+
+    const bobAgent = await signIn(t.app, bob);
+    await uploadImage(bobAgent, await csrfToken(bobAgent, '/images'), pngs[4]!, 'p4.png').expect(201);
+    // The API keeps its own allowance.
+    const login = await request(t.app).post('/api/v1/auth/token').send({ username: alice.username, password: alice.password }).expect(200);
+    await request(t.app).get('/api/v1/images').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
   });
 });

@@ -16,7 +16,7 @@ export type EventGroup = keyof typeof EVENT_GROUPS;
 export const EVENT_LABELS: Record<SecurityEventKind, string> = {
   login_failed: 'Failed sign-in',
   login_locked: 'Sign-in lockout',
-  rate_limited: 'API rate limit',
+  rate_limited: 'Rate limit (API or pages)',
   csrf_failed: 'CSRF failure',
   upload_refused: 'Refused upload',
   admin_action: 'Admin action',
