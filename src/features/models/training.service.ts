@@ -1,27 +1,23 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { projectRoot } from '../../paths.js';
 import { loadDigitModel, type DigitModel } from '../../ml/index.js';
 import { NotFoundError, ServiceUnavailableError, ValidationError } from '../../http/errors.js';
 import type { LabelledImagesReader } from '../datasets/index.js';
 import type { TrainingCorrectionsReader } from '../digits/index.js';
 import type { Job, JobsRepo } from './jobs.repo.js';
 import { JobFailedError, type JobContext, type JobRunner } from './jobs.runner.js';
+import { logTail, runTrainingScript } from './training-script.js';
 import type { VersionCatalogue } from './evaluation.service.js';
 
 /** The Debian packages that give /usr/bin/python3 what train_digits.py imports. */
 export const TRAINING_PACKAGES = ['python3-torch', 'python3-torchvision', 'python3-onnx'];
-const SCRIPT = path.join(projectRoot, 'models', 'training', 'train_digits.py');
 /** Every 5th correction (by id) is kept out of training, to measure the new version on digits it has not seen. */
 const HOLD_OUT_EVERY = 5;
 const MNIST_MEAN = 0.1307;
 const MNIST_STD = 0.3081;
-const LOG_TAIL_BYTES = 6000;
 const BATCH = 32;
 
 export const trainingSettingsSchema = z.object({
@@ -73,24 +69,6 @@ function record(label: number, input: Float32Array): Buffer {
   bytes[0] = label;
   for (let i = 0; i < 784; i++) bytes[i + 1] = Math.max(0, Math.min(255, Math.round((input[i]! * MNIST_STD + MNIST_MEAN) * 255)));
   return bytes;
-}
-
-async function tail(file: string, bytes = LOG_TAIL_BYTES): Promise<string> {
-  try {
-    const { size } = await stat(file);
-    const handle = await open(file, 'r');
-    try {
-      const length = Math.min(size, bytes);
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, size - length);
-      const text = buffer.toString('utf8');
-      return size > bytes ? text.slice(text.indexOf('\n') + 1) : text;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return '';
-  }
 }
 
 export function createTrainingService(deps: TrainingDeps) {
@@ -165,66 +143,6 @@ export function createTrainingService(deps: TrainingDeps) {
     return { heldOut, counts };
   }
 
-  /** Runs the script under nice with a fixed thread count; progress from its JSON lines; killed (its whole group) on cancel. */
-  function runScript(context: JobContext, args: string[], logFile: string, history: Record<string, unknown>[], epochs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const log = createWriteStream(logFile, { flags: 'a' });
-      const threads = String(config.threads);
-      const child = spawn('nice', ['-n', '10', config.python, SCRIPT, ...args], {
-        cwd: projectRoot,
-        // Its own process group, so that cancelling kills nice, python and anything they started.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // A minimal environment: the server's secrets stay out of the script's reach, and the OPENBLAS_* tuning set on
-        // some machines (which slowed PyTorch ~4x on the dev box, see ../shared/bench-peer) does not apply.
-        env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: os.homedir(), LANG: 'C.UTF-8', OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads, PYTHONUNBUFFERED: '1' },
-      });
-      let killTimer: NodeJS.Timeout | undefined;
-      const kill = () => {
-        try {
-          process.kill(-child.pid!, 'SIGTERM');
-          killTimer = setTimeout(() => {
-            try {
-              process.kill(-child.pid!, 'SIGKILL');
-            } catch {
-              // already gone
-            }
-          }, 5000);
-          killTimer.unref();
-        } catch {
-          // already gone
-        }
-      };
-      context.signal.addEventListener('abort', kill, { once: true });
-      const lines = createInterface({ input: child.stdout });
-      lines.on('line', (line) => {
-        log.write(`${line}\n`);
-        if (!line.startsWith('{')) return;
-        try {
-          const epoch = JSON.parse(line) as { epoch: number; loss: number; val_accuracy: number; elapsed_s: number };
-          history.push(epoch);
-          context.progress({ phase: 'training', epoch: epoch.epoch, epochs, loss: epoch.loss, val_accuracy: epoch.val_accuracy, history }, true);
-        } catch {
-          // a line that only looks like JSON
-        }
-      });
-      child.stderr.pipe(log, { end: false });
-      child.on('error', (error) => {
-        context.signal.removeEventListener('abort', kill);
-        log.end();
-        reject(new JobFailedError(`Could not start the training script: ${error.message}`));
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(killTimer);
-        context.signal.removeEventListener('abort', kill);
-        log.end(() => {
-          if (code === 0) resolve();
-          else reject(new JobFailedError(context.signal.aborted ? 'Cancelled.' : `The training script stopped with ${signal ? `signal ${signal}` : `exit code ${String(code)}`}; see the log.`));
-        });
-      });
-    });
-  }
-
   async function train(context: JobContext, job: { userId: number; settings: TrainingSettings }): Promise<{ result: Record<string, unknown>; version: string }> {
     const { userId, settings } = job;
     const started = Date.now();
@@ -258,7 +176,7 @@ export function createTrainingService(deps: TrainingDeps) {
       if (settings.mnist_limit) args.push('--limit-train', String(settings.mnist_limit));
       if (counts.corrections_trained + counts.dataset_images > 0) args.push('--extra-data', extraFile);
       context.progress({ phase: 'training', epoch: 0, epochs: settings.epochs, history }, true);
-      await runScript(context, args, logFile, history, settings.epochs);
+      await runTrainingScript({ python: config.python, threads: config.threads }, context, { args, logFile, history, epochs: settings.epochs });
 
       context.progress({ phase: 'evaluating', epoch: history.length, epochs: settings.epochs, history }, true);
       const onnxPath = path.join(outDir, 'digits.onnx');
@@ -359,7 +277,7 @@ export function createTrainingService(deps: TrainingDeps) {
     },
 
     /** The end of the job's kept log. */
-    logTail: (job: Job): Promise<string> => (job.logFile ? tail(job.logFile) : Promise.resolve('')),
+    logTail: (job: Job): Promise<string> => (job.logFile ? logTail(job.logFile) : Promise.resolve('')),
     /** The whole kept log (the page's download). */
     async log(job: Job): Promise<string> {
       if (!job.logFile) return '';
