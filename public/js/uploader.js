@@ -82,6 +82,7 @@
       wait: function (seconds) {
         bar.value = 0;
         status.textContent = 'Waiting ' + seconds + ' s: too many uploads this minute. It will go on by itself.';
+        status.setAttribute('role', 'status');
       },
       done: function (text, href) {
         bar.value = 1;
