@@ -10,7 +10,7 @@ The defaults give 2.0.0 (flagged 1s, label smoothing 0.1 with temperature-scaled
 on one thread of the 2-core dev box). 1.0.0 was:
     --epochs 16 --flag-ones 0 --label-smoothing 0 --version 1.0.0
 Every lever measured for 2.0.0, alone and combined, is in models/README.md ("Digits 2.0.0: what was measured"), and
-those measured after it (ensembles, flag angle, elastic strength, width) next to it. An ensemble: --members N trains N
+those measured after it (ensembles, flag angle, elastic strength, width, --deskew) next to it. An ensemble: --members N trains N
 networks (seeds seed, seed+1, ...; --width scales their channels), --member i trains only one of them so members can
 run in parallel processes, and --export-only --members N then writes one graph that averages their logits.
 """
@@ -42,6 +42,8 @@ MNIST_STD = 0.3081
 VALIDATION_SIZE = 5000
 BATCH_SIZE = 128
 OPSET = 13
+# GridSample, which the in-graph deskew needs, came with opset 16.
+DESKEW_OPSET = 16
 
 
 def parse_args():
@@ -87,6 +89,8 @@ def parse_args():
     parser.add_argument("--thin-strokes", type=float, default=0.0,
                         help="share of each batch thinned to pen-like 1 px strokes before the other augmentation; 0 = off "
                              "(the default: 0.3 was measured worse on pendigits-canvas, see models/README.md)")
+    parser.add_argument("--deskew", action="store_true",
+                        help="shear each digit upright (second moments) inside the network, so the exported graph does it too (ONNX opset 16)")
     parser.add_argument("--width", type=float, default=1.0,
                         help="scales every conv stage's channels (1 = 32, 64, 128)")
     parser.add_argument("--members", type=int, default=1,
@@ -134,12 +138,38 @@ def stage_widths(width):
     return [round(32 * width), round(64 * width), round(128 * width)]
 
 
+class Deskew(nn.Module):
+    """Shears each digit so that its principal axis is vertical, about its centre of mass (the classic deskew by
+    second moments: x_in = x + (mu11 / mu02) (y - cy)), as the first layer, so every runtime of the exported graph
+    does the same. People slant their writing in their own ways; upright, their digits vary less. No parameters."""
+
+    LIMIT = 1.0  # at most 45 degrees of shear
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        ink = (x * MNIST_STD + MNIST_MEAN).clamp_min(0)
+        ys = torch.arange(h, dtype=x.dtype).view(1, 1, h, 1)
+        xs = torch.arange(w, dtype=x.dtype).view(1, 1, 1, w)
+        mass = ink.sum((2, 3), keepdim=True).clamp_min(1e-6)
+        dy = ys - (ink * ys).sum((2, 3), keepdim=True) / mass
+        dx = xs - (ink * xs).sum((2, 3), keepdim=True) / mass
+        mu11 = (ink * dx * dy).sum((2, 3), keepdim=True) / mass
+        mu02 = (ink * dy * dy).sum((2, 3), keepdim=True) / mass
+        slant = (mu11 / mu02.clamp_min(1e-3)).clamp(-self.LIMIT, self.LIMIT)
+        # grid_sample's coordinates: index i of n pixels is at (2i + 1) / n - 1 (align_corners=False).
+        u = (2 * (xs + slant * dy) + 1) / w - 1
+        v = ((2 * ys + 1) / h - 1).expand_as(u)
+        upright = F.grid_sample(ink, torch.stack([u[:, 0], v[:, 0]], dim=-1), mode="bilinear", padding_mode="zeros", align_corners=False)
+        return (upright - MNIST_MEAN) / MNIST_STD
+
+
 class DigitNet(nn.Module):
     """Three conv stages (28 -> 14 -> 7 -> 4 px); a single conv at full resolution keeps it fast on a CPU.
-    `width` scales every stage's channels (1 = 32, 64, 128)."""
+    `width` scales every stage's channels (1 = 32, 64, 128); `deskew` puts Deskew in front."""
 
-    def __init__(self, width=1.0):
+    def __init__(self, width=1.0, deskew=False):
         super().__init__()
+        self.deskew = Deskew() if deskew else nn.Identity()
         c1, c2, c3 = stage_widths(width)
         self.features = nn.Sequential(
             *conv_bn_relu(1, c1), nn.MaxPool2d(2),
@@ -149,7 +179,7 @@ class DigitNet(nn.Module):
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c3 * 4 * 4, 10))
 
     def forward(self, x):
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(self.deskew(x)))
 
 
 class Ensemble(nn.Module):
@@ -390,7 +420,7 @@ def seed_everything(seed):
 
 def train(args, member, train_x, train_y, val_x, val_y):
     cache_dir = member_cache_dir(args, member)
-    model = DigitNet(args.width).to(memory_format=torch.channels_last)
+    model = DigitNet(args.width, args.deskew).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.max_lr, weight_decay=5e-4)
     steps_per_epoch = math.ceil(len(train_x) / BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.max_lr, epochs=args.epochs,
@@ -443,15 +473,19 @@ def train(args, member, train_x, train_y, val_x, val_y):
 def write_run_log(args, member, run):
     run.update({"epochs": args.epochs, "threads": args.threads, "seed": member_seed(args, member), "max_lr": args.max_lr,
                 "flag_ones": args.flag_ones, "flag_length": args.flag_length, "flag_angle": args.flag_angle, "elastic_sd": args.elastic_sd, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
-                "thin_strokes": args.thin_strokes, "width": args.width,
+                "thin_strokes": args.thin_strokes, "width": args.width, "deskew": args.deskew,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     with open(os.path.join(member_cache_dir(args, member), "run.json"), "w") as f:
         json.dump(run, f, indent=2)
 
 
-def export_onnx(model, path, temperature):
+def opset_of(run):
+    return DESKEW_OPSET if run.get("deskew") else OPSET
+
+
+def export_onnx(model, path, temperature, opset):
     wrapped = WithSoftmax(model, temperature).eval()
-    torch.onnx.export(wrapped, torch.zeros(1, 1, 28, 28), path, opset_version=OPSET,
+    torch.onnx.export(wrapped, torch.zeros(1, 1, 28, 28), path, opset_version=opset,
                       input_names=["image"], output_names=["probabilities"],
                       dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}},
                       do_constant_folding=True)
@@ -483,7 +517,8 @@ def augmentation_text(run):
 
 def architecture_text(run, members):
     c1, c2, c3 = stage_widths(run.get("width", 1.0))
-    network = (f"conv3x3({c1})-BN-ReLU, maxpool; conv3x3({c2})-BN-ReLU x2, maxpool; conv3x3({c3})-BN-ReLU x2, maxpool(ceil); "
+    deskew = "deskew by second moments (shear about the centre of mass, inside the graph); " if run.get("deskew") else ""
+    network = (f"{deskew}conv3x3({c1})-BN-ReLU, maxpool; conv3x3({c2})-BN-ReLU x2, maxpool; conv3x3({c3})-BN-ReLU x2, maxpool(ceil); "
                f"dropout 0.3; linear {c3 * 16}->10")
     if members == 1:
         return network + "; softmax"
@@ -498,7 +533,7 @@ def write_card(args, run, test_report, parameters, onnx_path, temperature):
         "version": args.version,
         "created": datetime.date.today().isoformat(),
         "task": "Classify one handwritten digit (0-9) per image.",
-        "framework": f"PyTorch {torch.__version__} -> ONNX opset {OPSET}",
+        "framework": f"PyTorch {torch.__version__} -> ONNX opset {opset_of(run)}",
         "input": {"name": "image", "shape": ["N", 1, 28, 28], "dtype": "float32",
                   "meaning": "MNIST-normalised ink intensity: (ink in [0,1] - 0.1307) / 0.3081, ink bright, background 0 before normalising"},
         "output": {"name": "probabilities", "shape": ["N", 10], "dtype": "float32",
@@ -618,7 +653,7 @@ def main():
     for member in range(args.members):
         with open(os.path.join(member_cache_dir(args, member), "run.json")) as f:
             runs.append(json.load(f))
-        network = DigitNet(runs[-1].get("width", 1.0))
+        network = DigitNet(runs[-1].get("width", 1.0), runs[-1].get("deskew", False))
         network.load_state_dict(torch.load(os.path.join(member_cache_dir(args, member), "best.pt"))["state_dict"])
         networks.append(network)
     run = runs[0]
@@ -635,7 +670,7 @@ def main():
         return
     onnx_path = os.path.join(args.out or MODELS_DIR, "digits.onnx")
     temperature = fit_temperature(model, val_x, val_y) if run.get("label_smoothing") else 1.0
-    export_onnx(model.to(memory_format=torch.contiguous_format), onnx_path, temperature)
+    export_onnx(model.to(memory_format=torch.contiguous_format), onnx_path, temperature, opset_of(run))
     parameters = sum(p.numel() for p in model.parameters())
     card_path = write_card(args, run, test_report, parameters, onnx_path, temperature)
     print(f"wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes, {parameters} parameters) and {card_path}", flush=True)
