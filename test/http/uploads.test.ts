@@ -5,8 +5,8 @@ import { csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import { pngImage } from '../helpers/images.js';
 import { createTestApp } from '../helpers/test-app.js';
 
-// No feature takes uploads yet, so these post to a path without a route: what is checked is the shared
-// plumbing every upload form will go through (multer parses first, then the CSRF check reads `_csrf`).
+// These post to a path without a route: what is checked is the shared plumbing every upload form goes
+// through (multer parses first, then the CSRF check reads `_csrf`), apart from any feature.
 describe('multipart forms', () => {
   const t = createTestApp({ env: { UPLOAD_MAX_FILE_MB: '1', UPLOAD_MAX_FILES: '2' } });
   let agent: Agent;
