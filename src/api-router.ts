@@ -7,7 +7,7 @@ import { declareDatasetsApi, type DatasetsService } from './features/datasets/in
 import { declareDigitsApi, type DigitsService } from './features/digits/index.js';
 import { declareSignaturesApi, type SignaturesService } from './features/signatures/index.js';
 import { declareModelVersionsApi, type ModelJobs, type ModelVersionsService } from './features/models/index.js';
-import { createPerMinuteRateLimit } from './http/per-minute-rate-limit.js';
+import { createPerMinuteRateLimit } from './http/rate-limit.js';
 import { bearerToken, createRequireApiUser } from './http/bearer-auth.js';
 import { notFound } from './http/error-handler.js';
 import { AppError } from './http/errors.js';

@@ -27,8 +27,7 @@ import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/ass
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
-import { isRead, createPerMinuteRateLimit } from './http/per-minute-rate-limit.js';
-import { createLoginRateLimit } from './http/rate-limit.js';
+import { createLoginRateLimit, createPerMinuteRateLimit, isRead } from './http/rate-limit.js';
 import { createRequestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
@@ -148,12 +147,13 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   );
   app.use(sessionAuth.initialize());
   app.use(sessionAuth.session());
-  // Before any upload is parsed: a flood of form posts or uploads from one account (or address) stops here.
+  app.use(flash());
+  app.use(pageLocals);
+  // Before any upload is parsed (and after pageLocals, so that the 429 page shows who is signed in): a flood of form
+  // posts or uploads from one account (or address) stops here.
   app.use(
     createPerMinuteRateLimit({ perMinute: config.rateLimits.webWritesPerMinute, subjectOf: (req) => req.user?.id ?? null, what: 'changes and uploads', skip: isRead, logger }),
   );
-  app.use(flash());
-  app.use(pageLocals);
   // The dataset zip import parses its own (larger) multipart body and checks CSRF itself: before webMultipart.
   app.use(datasetsWeb.archiveUpload);
   // Likewise the model upload (an ONNX file of up to MODEL_UPLOAD_MAX_MB): administrators only, CSRF checked after parsing.

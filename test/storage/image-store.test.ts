@@ -95,14 +95,15 @@ describe('image store on disk', () => {
 });
 
 describe('storage usage', () => {
-  const newUser = (db: ReturnType<typeof openStore>['db'], name: string) =>
+  type Db = ReturnType<typeof openMigratedDatabase>['db'];
+  const newUser = (db: Db, name: string) =>
     (db.prepare("INSERT INTO users (username, password_hash) VALUES (?, 'x') RETURNING id").get(name) as { id: number }).id;
-  const summed = (db: ReturnType<typeof openStore>['db'], userId: number) =>
+  const summed = (db: Db, userId: number) =>
     db.prepare('SELECT COALESCE(SUM(bytes + thumbnail_bytes), 0) FROM stored_images WHERE user_id = ?').pluck().get(userId) as number;
 
   it('when images are added, shared, released and the account deleted, then the usage and the quota follow every byte', async () => {
     const dataDir = tempDir();
-    const { db } = openStore(dataDir);
+    const { db } = openMigratedDatabase(path.join(dataDir, 'inkwell.sqlite'));
     const small = createImageStore({ db, uploadDir: path.join(dataDir, 'uploads'), maxPixels: 50_000_000, quotaBytes: 60_000 });
     const [ann, bob] = [newUser(db, 'ann'), newUser(db, 'bob')];
     const [one, two] = [await pngImage(40, 30, 1), await pngImage(40, 30, 2)];
