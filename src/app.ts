@@ -84,7 +84,6 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const signatures = createSignaturesService({ db, store, images, model: ml?.signatures ?? null, limits: { ...config.signatures, maxPixels: config.uploads.maxImagePixels } });
   // Versions of the digit and signature models (shipped ones registered here), activated without a restart.
   const modelVersions = createModelVersionsService({ db, ml, modelsDir: config.modelsDir, dataDir: config.dataDir, logger });
-  const modelsWeb = createModelsWebRouters({ versions: modelVersions, uploadLimits, maxUploadBytes: config.modelVersions.maxUploadBytes });
   // Model evaluations and retraining (background jobs; an interrupted one is marked failed here, at start-up).
   const modelJobs = createModelJobs({
     db,
@@ -95,6 +94,12 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
     catalogue: modelVersions,
     register: modelVersions.registerVersion,
     config: { modelsDir: config.modelsDir, dataDir: config.dataDir, maxPixels: config.uploads.maxImagePixels, training: config.training },
+  });
+  const modelsWeb = createModelsWebRouters({
+    versions: modelVersions,
+    uploadLimits,
+    maxUploadBytes: config.modelVersions.maxUploadBytes,
+    latestEvaluations: (model) => modelJobs.evaluations.latestByVersion(model),
   });
   // What each feature stores per user, for the admin user pages: a feature adds its line here.
   const userUsage: UserUsageSource[] = [

@@ -107,6 +107,12 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     await waitForJob(t, admin, `/api/v1/models/digits/evaluations/${second.body.id}`, ended);
     const compare = await adminAgent.get(`/admin/models/digits/evaluations/compare?a=${res.body.id}&b=${second.body.id}`).expect(200);
     assert.match(compare.text, /B's accuracy is <strong>\+?0 points<\/strong>/);
+
+    // The models page shows each version's newest evaluation beside it, linked.
+    const models = await adminAgent.get('/admin/models').expect(200);
+    const digitsSection = models.text.match(/id="model-digits"[\s\S]*?<\/section>/)?.[0] ?? '';
+    const row = digitsSection.match(new RegExp(`<tr data-version="${shipped.replaceAll('.', '\\.')}">[\\s\\S]*?</tr>`))?.[0] ?? '';
+    assert.match(row, new RegExp(`href="/admin/models/digits/evaluations/${second.body.id}">${result.accuracy}% of 20 images in handwritten</a>`));
   });
 
   it('when the dataset has labels other than 0-9 or the version does not exist, then 422 says which', async () => {
@@ -125,6 +131,8 @@ describe('model jobs: evaluation and retraining (admins)', () => {
     assert.deepEqual(job.result.n, { genuine: 0, forged: 0 });
     assert.equal(job.result.far, null);
     assert.match(job.result.note, /No verification answered by version/);
+    const models = await adminAgent.get('/admin/models').expect(200);
+    assert.match(models.text, new RegExp(`href="/admin/models/signatures/evaluations/${res.body.id}">no verification with a recorded outcome yet</a>`));
   });
 
   it('when a user who is not an administrator calls any model-job route, then 403', async () => {

@@ -211,8 +211,11 @@ export function createEvaluationService({ repo, runner, catalogue, datasets, ver
 
     list: (modelName: string, limit = 30) => repo.list(parseModel(modelName), 'evaluation', limit),
 
-    /** The stored (succeeded) evaluations of a version, newest first: what /admin/models shows with it. */
+    /** The stored (succeeded) evaluations of a version, newest first: what a training job's page compares its result with. */
     ofVersion: (model: ModelName, version: string) => repo.evaluationsOf(model, version),
+
+    /** The newest succeeded evaluation of each version, by version: what /admin/models shows beside the versions. */
+    latestByVersion: (model: ModelName): Map<string, Job> => new Map(repo.latestEvaluations(model).map((job) => [job.version!, job])),
 
     /** Two succeeded evaluations of the same model on the same dataset, side by side, with the differences. */
     compare(modelName: string, firstId: number, secondId: number) {

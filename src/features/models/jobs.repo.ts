@@ -63,6 +63,9 @@ export function createJobsRepo(db: Db) {
     evaluationsOf: db.prepare(
       `SELECT ${COLUMNS} FROM ${FROM} WHERE j.kind = 'evaluation' AND j.model = ? AND j.version = ? AND j.status = 'succeeded' ORDER BY j.id DESC`,
     ),
+    latestEvaluations: db.prepare(
+      `SELECT ${COLUMNS} FROM ${FROM} WHERE j.id IN (SELECT max(id) FROM model_jobs WHERE kind = 'evaluation' AND model = ? AND status = 'succeeded' GROUP BY version)`,
+    ),
     start: db.prepare(`UPDATE model_jobs SET status = 'running', started_at = ${NOW} WHERE id = ? AND status = 'queued'`),
     progress: db.prepare('UPDATE model_jobs SET progress = ? WHERE id = ?'),
     logFile: db.prepare('UPDATE model_jobs SET log_file = ? WHERE id = ?'),
@@ -90,6 +93,8 @@ export function createJobsRepo(db: Db) {
     list: (model: string, kind: JobKind, limit = 20): Job[] => (statements.list.all(model, kind, limit) as Row[]).map(toJob),
     /** The succeeded evaluations of one version, newest first. */
     evaluationsOf: (model: string, version: string): Job[] => (statements.evaluationsOf.all(model, version) as Row[]).map(toJob),
+    /** The newest succeeded evaluation of each version of the model. */
+    latestEvaluations: (model: string): Job[] => (statements.latestEvaluations.all(model) as Row[]).map(toJob),
     /** false when the job is no longer queued (cancelled meanwhile). */
     start: (id: number): boolean => statements.start.run(id).changes > 0,
     setProgress: (id: number, progress: Record<string, unknown>) => void statements.progress.run(JSON.stringify(progress), id),

@@ -94,5 +94,18 @@ export function cardFacts(card: Card): [string, string][] {
   return facts;
 }
 
+/** A stored evaluation's result in one line: accuracy on a dataset (digits), FAR / FRR on labelled verifications (signatures). */
+export function evaluationSummary(result: Record<string, unknown> | null, settings: Record<string, unknown>): string {
+  if (!result) return 'no result';
+  if (typeof result.accuracy === 'number') {
+    const dataset = isObject(settings.dataset) ? text(settings.dataset.name) : null;
+    return `${result.accuracy}% of ${String(result.n)} images${dataset ? ` in ${dataset}` : ''}`;
+  }
+  const n = isObject(result.n) ? Number(result.n.genuine) + Number(result.n.forged) : 0;
+  if (!n) return 'no verification with a recorded outcome yet';
+  const rate = (value: unknown) => (typeof value === 'number' ? `${value}%` : 'n/a');
+  return `FAR ${rate(result.far)}, FRR ${rate(result.frr)} on ${n} labelled verifications`;
+}
+
 /** The card as indented JSON, for the page's "full card" block. */
 export const cardJson = (card: Card) => JSON.stringify(card, null, 2);

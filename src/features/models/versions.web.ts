@@ -6,15 +6,18 @@ import { AppError, ValidationError } from '../../http/errors.js';
 import { noteSecurityEvent } from '../../http/security-events.js';
 import { multipartParser, type UploadLimits } from '../../http/uploads.js';
 import { formatBytes } from '../../lib/format.js';
+import type { Job } from './jobs.repo.js';
 import type { ModelName } from './versions.repo.js';
 import { parseModelName, type ModelVersionsService } from './versions.service.js';
-import { cardFacts, cardJson, cardLicence, cardMetrics, cardTrainingData, metricText } from './versions.format.js';
+import { cardFacts, cardJson, cardLicence, cardMetrics, cardTrainingData, evaluationSummary, metricText } from './versions.format.js';
 
 export interface ModelsWebDeps {
   versions: ModelVersionsService;
   uploadLimits: UploadLimits;
   /** MODEL_UPLOAD_MAX_MB: the largest .onnx file an upload may send. */
   maxUploadBytes: number;
+  /** The newest succeeded evaluation of each version (the evaluation jobs of this feature), shown beside it. */
+  latestEvaluations: (model: ModelName) => Map<string, Job>;
 }
 
 /** Records an administrator's change to the models in the security events (Admin → Security, "Admin action"). */
@@ -25,7 +28,7 @@ export function auditModelAction(req: Request, action: 'activate' | 'rollback' |
 const MODEL_LABELS: Record<ModelName, string> = { digits: 'Digit recognition', signatures: 'Signature verification' };
 
 /** What the versions page needs besides the service's overview. */
-const pageHelpers = { cardFacts, cardJson, cardLicence, cardMetrics, cardTrainingData, metricText, formatBytes, modelLabels: MODEL_LABELS };
+const pageHelpers = { cardFacts, cardJson, cardLicence, cardMetrics, cardTrainingData, evaluationSummary, metricText, formatBytes, modelLabels: MODEL_LABELS };
 
 /**
  * /admin/models: versions, activation, roll back, delete and upload. `upload` handles the upload's POST and must
@@ -33,14 +36,14 @@ const pageHelpers = { cardFacts, cardJson, cardLicence, cardMetrics, cardTrainin
  * it lets only administrators send a body at all, parses it with MODEL_UPLOAD_MAX_MB, then checks the CSRF token.
  * `pages` is the rest, mounted at the root with the other pages.
  */
-export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes }: ModelsWebDeps): { upload: Router; pages: Router } {
+export function createModelsWebRouters({ versions, uploadLimits, maxUploadBytes, latestEvaluations }: ModelsWebDeps): { upload: Router; pages: Router } {
   const pages = Router();
 
   const render = (res: Response, status = 200, upload: { model?: ModelName; errors?: Record<string, string> } = {}) =>
     res.status(status).render('models/versions', {
       title: 'Models',
       section: 'models',
-      models: versions.list(),
+      models: versions.list().map((overview) => ({ ...overview, evaluations: latestEvaluations(overview.model) })),
       available: versions.available(),
       maxUploadText: formatBytes(maxUploadBytes),
       upload,
