@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { decodeToGray, ImageInputError, type DecodeOptions, type GrayImage } from './image-input.js';
+import { evenOutLight } from './paper-light.js';
 
 /** The model sees SIGNATURE_SIDE x SIGNATURE_SIDE; models/signatures.json records the same number. */
 export const SIGNATURE_SIDE = 200;
@@ -26,6 +27,8 @@ export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions
  * The steps, also written in models/signatures.json:
  *  1. shrink to a longer side of at most 1600 px (sharp, lanczos3);
  *  2. Gaussian blur, sigma 1 px (sharp's blur(1), reproduced in blurSigma1);
+ *  2b. uneven light evened out (a phone photo's shadow or vignetting; evenOutLight in paper-light.ts); evenly lit
+ *     images, every scan of the training sets among them, are left as they are, so the model's inputs did not change;
  *  3. global Otsu threshold T on the blurred levels; no_ink when the mean levels of the two classes differ by
  *     less than 40 or fewer than 30 pixels are ink;
  *  4. ink strength per pixel = clamp((T - level) / (T - L5), 0, 1) where level < T, else 0, with L5 the 5th percentile
@@ -36,7 +39,7 @@ export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions
  * Throws ImageInputError('no_ink') when nothing that looks like writing is found.
  */
 export async function prepareSignatureFromGray(image: GrayImage): Promise<Float32Array> {
-  const working = await shrinkAndBlur(image);
+  const working = evenOutLight(await shrinkAndBlur(image));
   const threshold = inkThreshold(working);
   const { strength, box } = inkStrengthAndBox(working, threshold);
   const side = SIGNATURE_SIDE;

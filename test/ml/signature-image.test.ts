@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
+import { evenOutLight } from '../../src/ml/paper-light.js';
 import { blurSigma1, prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
 
 const LIMITS = { maxPixels: 40_000_000 };
@@ -73,6 +74,17 @@ function inkBox(input: Float32Array): { left: number; right: number; top: number
 
 const inkShare = (input: Float32Array) => input.filter((v) => v > 0.1).length / input.length;
 
+/** Intersection over union of the ink (values above 0.1) of two prepared inputs. */
+function inkOverlap(a: Float32Array, b: Float32Array): number {
+  let both = 0;
+  let either = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! > 0.1 && b[i]! > 0.1) both++;
+    if (a[i]! > 0.1 || b[i]! > 0.1) either++;
+  }
+  return both / either;
+}
+
 async function rejection(bytes: Uint8Array): Promise<string> {
   try {
     await prepareSignature(bytes, LIMITS);
@@ -104,16 +116,34 @@ describe('prepareSignature', () => {
     addNoise(photo, 12, 7);
     const fromClean = await prepareSignature(await png(clean), LIMITS);
     const fromPhoto = await prepareSignature(await png(photo), LIMITS);
-    let both = 0;
-    let either = 0;
-    for (let i = 0; i < fromClean.length; i++) {
-      const a = fromClean[i]! > 0.1;
-      const b = fromPhoto[i]! > 0.1;
-      if (a && b) both++;
-      if (a || b) either++;
-    }
-    assert.ok(both / either > 0.6, `ink overlap ${both / either}`);
+    assert.ok(inkOverlap(fromClean, fromPhoto) > 0.6, `ink overlap ${inkOverlap(fromClean, fromPhoto)}`);
     assert.ok(inkShare(fromPhoto) < 2 * inkShare(fromClean), 'noise on the paper was taken for ink');
+  });
+
+  it('when a phone photo has a cast shadow over part of the page and light falling off across it, then neither is taken for ink: the strokes match the clean scan', async () => {
+    const box = { left: 120, top: 110, width: 560, height: 180 };
+    const clean = canvas(800, 400, 255);
+    drawSignature(clean, box, 10, 4);
+    const photo = canvas(800, 400, 0);
+    for (let y = 0; y < 400; y++) {
+      for (let x = 0; x < 800; x++) {
+        // Light falls to 75% towards the right; a soft-edged shadow (60%) covers the top left corner, over the strokes.
+        const light = (1 - 0.25 * (x / 800)) * (1 - 0.4 / (1 + Math.exp((x + y - 420) / 6)));
+        photo.data[y * 800 + x] = Math.round(clean.data[y * 800 + x]! * 0.9 * light);
+      }
+    }
+    addNoise(photo, 3, 11);
+    const fromClean = await prepareSignature(await png(clean), LIMITS);
+    const fromPhoto = await prepareSignature(await png(photo), LIMITS);
+    assert.ok(inkOverlap(fromClean, fromPhoto) > 0.6, `ink overlap ${inkOverlap(fromClean, fromPhoto)}`);
+    assert.ok(inkShare(fromPhoto) < 1.5 * inkShare(fromClean), `the shadow was taken for ink: ink share ${inkShare(fromPhoto)} against ${inkShare(fromClean)}`);
+  });
+
+  it('when the paper is evenly lit, even under a dense scribble of thick strokes, then the light is left exactly as it was (scans, the training data, are unchanged)', () => {
+    const scan = canvas(400, 200, 245);
+    for (let k = 0; k < 3; k++) drawSignature(scan, { left: 20 + 10 * k, top: 10 + 5 * k, width: 300, height: 170 }, 20, 8);
+    addNoise(scan, 4, 3);
+    assert.equal(evenOutLight(scan), scan);
   });
 
   it('when a small signature sits off-centre in a big frame, then it is cropped, enlarged and centred', async () => {
