@@ -10,16 +10,8 @@ import { createModelVersionsService } from './versions.service.js';
 
 export { declareModelVersionsApi } from './versions.api.js';
 export { createModelsWebRouters, type ModelsWebDeps } from './versions.web.js';
-export {
-  createModelVersionsService,
-  registerVersion,
-  versionsRoot,
-  type ModelOverview,
-  type ModelVersionsDeps,
-  type ModelVersionsService,
-  type NewVersion,
-  type RegisterDeps,
-} from './versions.service.js';
+export { createModelVersionsService, type ModelOverview, type ModelVersionsDeps, type ModelVersionsService } from './versions.service.js';
+export { registerVersion, versionsRoot, type NewVersion, type RegisterDeps } from './version-registration.js';
 export type { ActiveChoice, ModelName, ModelVersion, VersionSource } from './versions.repo.js';
 export { createModelJobs, type ModelJobs } from './jobs.setup.js';
 
