@@ -36,6 +36,12 @@ export const MIN_SIDE = 8;
 export const MAX_ASPECT_RATIO = 50;
 /** Thumbnails: WebP, longer side 320 px, made once when the image is stored. */
 export const THUMBNAIL_SIDE = 320;
+/**
+ * WebP effort 2 rather than libwebp's default 4: 2-4 ms less CPU for every image stored (10.0 against 12.2 ms for a
+ * 1000x400 signature PNG's whole thumbnail, 27.8 against 31.8 ms for a 12 MP JPEG) for files 5-7% larger (1.4 KB
+ * against 1.3 KB; 3.6 against 3.5 KB). Measured 2026-12-02, 15 rounds each.
+ */
+const THUMBNAIL_WEBP = { quality: 80, effort: 2 };
 /** Re-encoding happens only to apply an EXIF orientation, and then at this JPEG/WebP quality (the issue asks >= 92). */
 export const REENCODE_QUALITY = 95;
 
@@ -143,7 +149,7 @@ async function decodeAndThumbnail(bytes: Buffer, frames: number, maxPixels: numb
     if (frames > 1) await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', pages: -1 }).stats();
     return await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' })
       .resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: 80 })
+      .webp(THUMBNAIL_WEBP)
       .toBuffer();
   } catch {
     throw new ImageRefusal('undecodable', 'The image could not be read; the file may be damaged or incomplete.');
