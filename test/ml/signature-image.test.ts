@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
 import { evenOutLight } from '../../src/ml/paper-light.js';
-import { blurSigma1, prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
+import { blurSigma1, inkMapToPng, prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
 
 const LIMITS = { maxPixels: 40_000_000 };
 
@@ -203,5 +203,18 @@ describe('blurSigma1', () => {
       assert.deepEqual([blurred.width, blurred.height], [image.width, image.height]);
       assert.ok(Buffer.from(blurred.data).equals(expected), `${image.width}x${image.height}: the levels differ from sharp's`);
     }
+  });
+});
+
+describe('inkMapToPng', () => {
+  it('when an ink map is encoded, then it is a 200x200 grey PNG that decodes to exactly its levels (0-255)', async () => {
+    const image = canvas(600, 200, 255);
+    drawSignature(image, { left: 50, top: 40, width: 500, height: 120 }, 60);
+    const inkMap = await prepareSignature(await png(image), LIMITS);
+    const encoded = inkMapToPng(inkMap);
+    const { width, height, channels } = await sharp(encoded).metadata();
+    assert.deepEqual([width, height, channels], [SIGNATURE_SIDE, SIGNATURE_SIDE, 1]);
+    const data = await sharp(encoded).extractChannel(0).raw().toBuffer();
+    assert.deepEqual([...data], Array.from(inkMap, (v) => Math.round(255 * v)));
   });
 });

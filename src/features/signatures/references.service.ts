@@ -175,7 +175,7 @@ export function createReferencesService({ db, store, images, signers, model, lim
             if (!(err instanceof ImageInputError)) throw err;
             throw new AppError(409, 'reference_unreadable', `Reference #${reference.id} cannot be read by signature model ${version} (${err.message}) Delete it, then try again.`);
           }
-          return { reference, embedded, inkMap: await inkMapToPng(embedded.inkMap) };
+          return { reference, embedded, inkMap: inkMapToPng(embedded.inkMap) };
         }),
       ),
     );
@@ -237,7 +237,7 @@ export function createReferencesService({ db, store, images, signers, model, lim
       // The store's check and the model run side by side; the model's refusals are reported first, as they say more.
       const checking = store.check(files);
       const embedded = await embedEach(files);
-      const inkMaps = await Promise.all(embedded.map((image) => inkMapToPng(image.inkMap)));
+      const inkMaps = embedded.map((image) => inkMapToPng(image.inkMap));
       const names = files.map((file) => file.name);
       const ids = await store.addChecked(userId, await checking, (stored) => insertAll(userId, signerId, stored, names, embedded, inkMaps, source));
       return added(userId, signerId, ids);
@@ -255,7 +255,7 @@ export function createReferencesService({ db, store, images, signers, model, lim
         return image;
       };
       const embedded = await embedEach(picked.map((image) => ({ name: image.name, read: () => store.readBytes(storedOf(image.storedImageId)) })));
-      const inkMaps = await Promise.all(embedded.map((image) => inkMapToPng(image.inkMap)));
+      const inkMaps = embedded.map((image) => inkMapToPng(image.inkMap));
       const ids = db.transaction(() => {
         // One more store reference per image; the check for copies then runs over all of them at once.
         const stored = picked.map((image) => store.reference(userId, image.storedImageId, (found) => found) ?? storedOf(image.storedImageId));

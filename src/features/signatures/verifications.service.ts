@@ -118,7 +118,7 @@ export function createVerificationsService({ db, store, images, signers, referen
       const rules = signatureModel.rulesOf(questioned.version) ?? signatureModel;
       const band = rules.inconclusiveBand ?? signatureModel.inconclusiveBand;
       const result = scoreSignature(questioned.embedding, used.map((reference) => reference.embedding), rules.threshold, scoringRuleOf(rules.card));
-      const inkMap = await inkMapToPng(questioned.inkMap);
+      const inkMap = inkMapToPng(questioned.inkMap);
       const record = (storedImageId: number) =>
         repo.insert({
           signerId,
