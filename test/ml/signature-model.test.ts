@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadSignatureModel, type SignatureModel } from '../../src/ml/index.js';
 import { evaluateSignatureFolder } from '../../src/ml/signature-evaluation.js';
+import { photographWriters } from '../../src/ml/signature-photos.js';
 import { datasetsDir, shippedModelsDir, SIGNATURE_SETS, signatureDataSkipReason } from '../helpers/ml-models.js';
 
 /*
@@ -28,7 +30,10 @@ interface SetFigures {
 interface SignatureCard {
   references_k: number;
   split: Record<string, { test: string[] }>;
-  evaluation: { test_held_out_writers: Record<string, SetFigures> };
+  evaluation: {
+    test_held_out_writers: Record<string, SetFigures>;
+    photographed_questioned: Record<string, Omit<SetFigures, 'far_random'> & { refused_no_ink: number }>;
+  };
 }
 
 describe('the shipped signature model', { skip: skipReason }, () => {
@@ -49,13 +54,29 @@ describe('the shipped signature model', { skip: skipReason }, () => {
         maxPixels: 40_000_000,
         onSkip: (file, reason) => assert.fail(`${file} was skipped (${reason}); the training export used every file`),
       });
-      console.log(`${set}: ${JSON.stringify({ ...measured, writers: undefined })}`);
+      console.log(`${set}: ${JSON.stringify({ ...measured, writers: undefined, questioned: undefined })}`);
       assert.equal(measured.n.writers, card.split[set]!.test.length);
       for (const figure of ['eer_skilled', 'eer_random', 'far_skilled', 'far_random', 'frr'] as const) {
         assert.ok(
           Math.abs(measured[figure] - claimed[figure]) <= TOLERANCE,
           `${figure}: measured ${measured[figure].toFixed(4)}, card ${claimed[figure]}`,
         );
+      }
+    });
+
+    test(`when every questioned signature of the held-out writers of ${set} is photographed (synthetic shadows, vignetting, noise, JPEG), then verification against scanned references matches the card's figures for photos and refuses none`, async () => {
+      const claimed = card.evaluation.photographed_questioned[set]!;
+      const folder = mkdtempSync(path.join(os.tmpdir(), 'inkwell-photographed-'));
+      try {
+        await photographWriters(path.join(datasetsDir, 'signatures', set), folder, { writers: card.split[set]!.test, references: card.references_k });
+        let refused = 0;
+        const measured = await evaluateSignatureFolder(folder, model, { references: card.references_k, maxPixels: 40_000_000, onSkip: () => refused++ });
+        assert.equal(refused, claimed.refused_no_ink, 'photos refused as blank');
+        for (const figure of ['eer_skilled', 'eer_random', 'far_skilled', 'frr'] as const) {
+          assert.ok(Math.abs(measured[figure] - claimed[figure]) <= TOLERANCE, `${figure}: measured ${measured[figure].toFixed(4)}, card ${claimed[figure]}`);
+        }
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
       }
     });
   }
