@@ -60,6 +60,16 @@ export function createLoginRateLimit(config: Config): RequestHandler[] {
 
 const PER_MINUTE_WINDOW_MS = 60_000;
 
+/** Path segments this long are tokens or codes (a password-reset link's token), not names: left out of the record. */
+const SECRET_SEGMENT_LENGTH = 20;
+
+/**
+ * What a refused request asked for, for its security event: method and path, without the query and without long
+ * segments. The limit answers before routing, so the request log has no route pattern for it.
+ */
+export const requestTarget = ({ method, originalUrl }: Pick<Request, 'method' | 'originalUrl'>): string =>
+  `${method} ${originalUrl.split('?')[0]!.split('/').map((segment) => (segment.length >= SECRET_SEGMENT_LENGTH ? '…' : segment)).join('/')}`;
+
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** A request that only reads (the web limit skips them: browsing stays free, however busy the account). */
 export const isRead = (req: Request): boolean => READS.has(req.method);
@@ -96,7 +106,7 @@ export function createPerMinuteRateLimit({
     },
     handler: (req, _res, next) => {
       const retryAfterSeconds = secondsUntilReset(req, PER_MINUTE_WINDOW_MS);
-      noteSecurityEvent(req, { kind: 'rate_limited', detail: `${what}: more than ${perMinute} a minute; ${retryAfterSeconds} s left` });
+      noteSecurityEvent(req, { kind: 'rate_limited', detail: `${what}: more than ${perMinute} a minute; ${retryAfterSeconds} s left (${requestTarget(req)})` });
       // In seconds, as Retry-After says (formatWait would round a fresh minute's 60 s up to "1 minute").
       next(new TooManyRequestsError(retryAfterSeconds, `Too many ${what}. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`));
     },

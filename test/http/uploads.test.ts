@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { csrfToken, signIn, type Agent } from '../helpers/agent.js';
+import { requestTarget } from '../../src/http/rate-limit.js';
 import { pngImage } from '../helpers/images.js';
 import { createTestApp } from '../helpers/test-app.js';
 
@@ -65,11 +66,24 @@ describe('web rate limit (WEB_RATE_LIMIT)', () => {
     // A form posted without JavaScript gets the error page, with the same message.
     const page = await agent.post('/images/delete').type('form').send({ _csrf: token }).expect(429);
     assert.match(page.text, /Too many changes and uploads/);
+    // Admin → Security names what was refused; the limit answers before routing, so the path is in the detail.
+    t.flushRequestLog();
+    const events = t.db.prepare("SELECT detail FROM security_events WHERE kind = 'rate_limited' ORDER BY id").pluck().all() as string[];
+    assert.deepEqual(events.map((detail) => detail.replace(/; \d+ s left/, '')), [
+      'changes and uploads: more than 3 a minute (POST /images)',
+      'changes and uploads: more than 3 a minute (POST /images/delete)',
+    ]);
 
     const bobAgent = await signIn(t.app, bob);
     await uploadImage(bobAgent, await csrfToken(bobAgent, '/images'), pngs[4]!, 'p4.png').expect(201);
     // The API keeps its own allowance.
     const login = await request(t.app).post('/api/v1/auth/token').send({ username: alice.username, password: alice.password }).expect(200);
     await request(t.app).get('/api/v1/images').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
+  });
+
+  it('when a refused request carries a token in its path or query, then its security event leaves the token out', () => {
+    const token = 'k3J9xQ2mVb7pLw4sT8rZy1nC';
+    assert.equal(requestTarget({ method: 'POST', originalUrl: `/reset-password/${token}?next=/x` }), 'POST /reset-password/…');
+    assert.equal(requestTarget({ method: 'POST', originalUrl: '/signers/12/verifications' }), 'POST /signers/12/verifications');
   });
 });
