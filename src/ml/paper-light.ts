@@ -32,9 +32,9 @@ const SMOOTHING = 2;
  * Paper whose darkest part is at least this share of its brightest counts as evenly lit. On the coarse scale every
  * scan of both training sets is at 0.996 or above; the synthetic phone photos of models/README.md are mostly far below.
  */
-export const FLAT_SHARE = 0.9;
+const FLAT_SHARE = 0.9;
 
-interface Reduced {
+interface Sampled {
   data: Uint8Array;
   width: number;
   height: number;
@@ -45,7 +45,7 @@ interface Reduced {
  * the 2x2 pixels at its grid point. Sampling rather than averaging whole blocks: it is the paper that is wanted, so
  * missing a stroke costs nothing, and it reads a few thousand pixels instead of every one.
  */
-function sample({ data, width, height }: GrayImage, side: number): Reduced {
+function sample({ data, width, height }: GrayImage, side: number): Sampled {
   const step = Math.max(1, Math.ceil(Math.max(width, height) / side));
   const w = Math.ceil(width / step);
   const h = Math.ceil(height / step);
@@ -73,7 +73,7 @@ function percentile(values: Float32Array, share: number): number {
 }
 
 /** The paper's brightness on a sampled copy at one scale, and its darkest and brightest levels. */
-export function estimatePaper(image: GrayImage, scale: PaperScale = DECIDE): { paper: Float32Array; width: number; height: number; darkest: number; brightest: number } {
+function estimatePaper(image: GrayImage, scale: PaperScale): { paper: Float32Array; width: number; height: number; darkest: number; brightest: number } {
   const { data, width, height } = sample(image, scale.side);
   const reach = Math.max(3, Math.round(scale.reach * Math.max(width, height)));
   const closed = minFilter(maxFilter(data, width, height, reach), width, height, reach);
