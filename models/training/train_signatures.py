@@ -543,7 +543,7 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         "Only 84 training writers: pretraining on larger signature corpora (GPDS, CEDAR, the Hindi part of BHSig260) and then fine-tuning is the standard way to reach the published figures.",
         "Writer-dependent refinements on top of the embedding (a per-writer classifier or score normalisation learned from more than 5 references) usually help; the app only has K=5 references per writer.",
         "Validation has only 10 + 6 writers, so the chosen rule and threshold are noisy; FAR/FRR at the shipped threshold on new writers can differ from the card by several points.",
-        "Both training sets are scans of signatures on paper; signatures drawn on a screen or photographed with a phone differ in stroke width and noise and were not measured.",
+        "Both training sets are scans of signatures on paper. A phone photo's uneven light is evened out before the ink is found (src/ml/paper-light.ts); on synthetic photos of the held-out writers the figures are those of the scans (evaluation.photographed_questioned), but real phone photos (perspective, blur, a desk around the page) and signatures drawn on a screen were not measured.",
     ]
     card["evaluation"]["figures_source"] = ("PyTorch on the cached production-preprocessed inputs at training time; "
                                             "test/ml/signature-model.test.ts re-measures the held-out figures through ONNX Runtime and the TypeScript path")
