@@ -32,7 +32,7 @@ interface SignatureCard {
   split: Record<string, { test: string[] }>;
   evaluation: {
     test_held_out_writers: Record<string, SetFigures>;
-    photographed_questioned: Record<string, Omit<SetFigures, 'far_random'> & { refused_no_ink: number }>;
+    photographed_questioned?: Record<string, Omit<SetFigures, 'far_random'> & { refused_no_ink: number }>;
   };
 }
 
@@ -65,7 +65,8 @@ describe('the shipped signature model', { skip: skipReason }, () => {
     });
 
     test(`when every questioned signature of the held-out writers of ${set} is photographed (synthetic shadows, vignetting, noise, JPEG), then verification against scanned references matches the card's figures for photos and refuses none`, async () => {
-      const claimed = card.evaluation.photographed_questioned[set]!;
+      const claimed = card.evaluation.photographed_questioned?.[set];
+      assert.ok(claimed, `the card has no evaluation.photographed_questioned for ${set}: measure it (models/README.md, "Retrain")`);
       const folder = mkdtempSync(path.join(os.tmpdir(), 'inkwell-photographed-'));
       try {
         await photographWriters(path.join(datasetsDir, 'signatures', set), folder, { writers: card.split[set]!.test, references: card.references_k });
