@@ -40,14 +40,14 @@ describe('every page on a 360 px phone', { skip: missingBrowser }, () => {
     user = await t.createUser({ username: 'root', role: 'admin' });
     // Something on every page: an image, a signer with references and a verification, a prediction, a dataset.
     const auth = await bearerFor(t.app, user);
-    const api = (method: 'post', route: string) => request(t.app)[method](route).set('Authorization', auth);
-    const image = await api('post', '/api/v1/images').attach('images', await jpegImage(800, 600), 'holiday photo with a long name.jpg').expect(201);
-    const signer = await api('post', '/api/v1/signers').send({ name: 'Ada Lovelace-Montgomery', external_ref: 'CUSTOMER-000123456' }).expect(201);
-    const references = api('post', `/api/v1/signers/${signer.body.id}/references`);
+    const post = (route: string) => request(t.app).post(route).set('Authorization', auth);
+    const image = await post('/api/v1/images').attach('images', await jpegImage(800, 600), 'holiday photo with a long name.jpg').expect(201);
+    const signer = await post('/api/v1/signers').send({ name: 'Ada Lovelace-Montgomery', external_ref: 'CUSTOMER-000123456' }).expect(201);
+    const references = post(`/api/v1/signers/${signer.body.id}/references`);
     for (const seed of [1, 2, 3, 4]) references.attach('images', await signatureImage(0, seed), `reference-${seed}.png`);
     await references.expect(201);
-    const verification = await api('post', `/api/v1/signers/${signer.body.id}/verifications`).attach('image', await signatureImage(0, 9), 'cheque.png').expect(201);
-    const prediction = await api('post', '/api/v1/digits/predictions').attach('image', await drawnDigitPng(3), 'three.png').expect(201);
+    const verification = await post(`/api/v1/signers/${signer.body.id}/verifications`).attach('image', await signatureImage(0, 9), 'cheque.png').expect(201);
+    const prediction = await post('/api/v1/digits/predictions').attach('image', await drawnDigitPng(3), 'three.png').expect(201);
     const dataset = await createDataset(t.app, auth, 'pen digits', ['0', '1', '2']);
     for (let d = 0; d < 3; d++) await uploadTo(t.app, auth, dataset.id, String(d), [[await drawnDigitPng(d), `${d}.png`]]);
     const s = `/signers/${signer.body.id}`;
