@@ -35,7 +35,7 @@ export async function startBenchServer(env: Record<string, string> = {}, { probe
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'inkwell-bench-'));
   const probe = probeEventLoop ? ['--import', path.join(projectRoot, 'bench/event-loop-probe.ts')] : [];
   const child = spawn(process.execPath, ['--import', 'tsx', ...probe, path.join(projectRoot, 'src/server.ts')], {
-    // A high API limit: the benchmark measures the server, not the rate limiter's 429s.
+    // High API and page limits: the benchmark measures the server, not the rate limiters' 429s.
     env: { ...process.env, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, UPLOAD_DIR: path.join(dataDir, 'uploads'), LOG_LEVEL: 'info', API_RATE_LIMIT: '100000', WEB_RATE_LIMIT: '100000', ...env },
     stdio: ['ignore', 'pipe', 'inherit', ...(probeEventLoop ? (['ipc'] as const) : [])],
   });

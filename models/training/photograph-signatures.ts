@@ -4,7 +4,6 @@
  *
  *   npx tsx models/training/photograph-signatures.ts <set folder> <output folder> [--writers w010,w011] [--references 5] [--seed 1]
  */
-import { readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { photographWriters } from '../../src/ml/signature-photos.js';
 
@@ -17,8 +16,6 @@ if (!setDir || !outDir) {
   console.error('usage: npx tsx models/training/photograph-signatures.ts <set folder> <output folder> [--writers a,b] [--references 5] [--seed 1]');
   process.exit(2);
 }
-const writers = options.writers
-  ? options.writers.split(',').map((name) => name.trim())
-  : (await readdir(setDir, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+const writers = options.writers?.split(',').map((name) => name.trim());
 const made = await photographWriters(setDir, outDir, { writers, references: Number(options.references), seed: Number(options.seed) });
-console.log(`${writers.length} writers: ${made} files photographed into ${outDir}`);
+console.log(`${made} files photographed into ${outDir}`);

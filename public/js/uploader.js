@@ -38,7 +38,7 @@
         var body = null;
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
         var ok = xhr.status >= 200 && xhr.status < 300;
-        var retryAfter = Math.min(LONGEST_WAIT_S, Math.max(1, Number(xhr.getResponseHeader('Retry-After')) || 5));
+        var retryAfter = xhr.status === 429 ? Math.min(LONGEST_WAIT_S, Math.max(1, Number(xhr.getResponseHeader('Retry-After')) || 5)) : 0;
         resolve({ ok: ok, status: xhr.status, body: body, retryAfter: retryAfter, message: ok ? '' : messageFor(xhr.status, body) });
       });
       xhr.addEventListener('error', function () { resolve({ ok: false, status: 0, body: null, message: messageFor(0) }); });

@@ -90,7 +90,8 @@ export class ServiceUnavailableError extends AppError {
 }
 
 export function formatWait(seconds: number): string {
-  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  // Up to a whole minute in seconds, as Retry-After gives them (a fresh per-minute window is 60 s, not "1 minute").
+  if (seconds <= 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   const minutes = Math.ceil(seconds / 60);
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }

@@ -107,8 +107,7 @@ export function createPerMinuteRateLimit({
     handler: (req, _res, next) => {
       const retryAfterSeconds = secondsUntilReset(req, PER_MINUTE_WINDOW_MS);
       noteSecurityEvent(req, { kind: 'rate_limited', detail: `${what}: more than ${perMinute} a minute; ${retryAfterSeconds} s left (${requestTarget(req)})` });
-      // In seconds, as Retry-After says (formatWait would round a fresh minute's 60 s up to "1 minute").
-      next(new TooManyRequestsError(retryAfterSeconds, `Too many ${what}. Try again in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`));
+      next(new TooManyRequestsError(retryAfterSeconds, `Too many ${what}. Try again in ${formatWait(retryAfterSeconds)}.`));
     },
     // The library's own configuration warnings go to our structured log instead of the console.
     ...(logger

@@ -77,7 +77,7 @@ export interface EmbeddedWriter {
   skipped: number;
 }
 
-interface WriterFiles {
+export interface WriterFiles {
   writer: string;
   genuine: string[];
   forged: string[];
@@ -95,7 +95,8 @@ async function imageFiles(folder: string): Promise<string[]> {
   }
 }
 
-async function writerFolders(root: string, only?: string[]): Promise<WriterFiles[]> {
+/** Each writer folder's genuine and forged files (full paths, name order); `only` picks writers, and a missing one is an error. */
+export async function writerFolders(root: string, only?: string[]): Promise<WriterFiles[]> {
   const names = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   const missing = only?.filter((writer) => !names.includes(writer)) ?? [];
   if (missing.length > 0) throw new Error(`No such writer folder in ${root}: ${missing.join(', ')}`);

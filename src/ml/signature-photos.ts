@@ -8,11 +8,13 @@
  * noise, saved as JPEG. Its lighting comes from the seed and its key (the file's path), so every run makes the same files.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { seededRandom } from '../lib/random.js';
+import { writerFolders } from './signature-evaluation.js';
 
+/** One scan as a phone photo of it (see above); the same bytes, key and seed always give the same JPEG. */
 export async function photographSignature(bytes: Uint8Array, key: string, seed = 1): Promise<Buffer> {
   const random = seededRandom(createHash('sha256').update(`${seed}:${key}`).digest().readUInt32LE(0));
   const between = (low: number, high: number) => low + (high - low) * random();
@@ -53,27 +55,27 @@ export async function photographSignature(bytes: Uint8Array, key: string, seed =
 }
 
 /**
- * Copies each writer's folders (`<writer>/genuine`, `<writer>/forged`) from setDir to outDir: the first `references`
- * genuine files (name order, byte-identical copies left out, as the evaluation does) unchanged, every other file
+ * Copies the writers' folders (`<writer>/genuine`, `<writer>/forged`; all writers, or those named) from setDir to
+ * outDir: the first `references` genuine files (name order, byte-identical copies left out, as the evaluation does)
+ * unchanged, every other file
  * photographed, under the scan's own name so that the name order, which picks the references, stays the same.
  * Returns how many files were photographed.
  */
-export async function photographWriters(setDir: string, outDir: string, { writers, references, seed = 1 }: { writers: string[]; references: number; seed?: number }): Promise<number> {
+export async function photographWriters(setDir: string, outDir: string, { writers, references, seed = 1 }: { writers?: string[]; references: number; seed?: number }): Promise<number> {
   let made = 0;
-  for (const writer of writers) {
+  for (const folders of await writerFolders(setDir, writers)) {
     for (const kind of ['genuine', 'forged'] as const) {
-      const folder = path.join(setDir, writer, kind);
-      const files = (await readdir(folder).catch(() => [] as string[])).filter((name) => /\.(png|jpe?g|tiff?|bmp|webp)$/i.test(name)).sort();
       const seen = new Set<string>();
-      await mkdir(path.join(outDir, writer, kind), { recursive: true });
+      await mkdir(path.join(outDir, folders.writer, kind), { recursive: true });
       let kept = 0;
-      for (const file of files) {
-        const bytes = await readFile(path.join(folder, file));
+      for (const file of folders[kind]) {
+        const bytes = await readFile(file);
         const sha = createHash('sha256').update(bytes).digest('hex');
         if (seen.has(sha)) continue;
         seen.add(sha);
+        const name = path.basename(file);
         const isReference = kind === 'genuine' && kept++ < references;
-        await writeFile(path.join(outDir, writer, kind, file), isReference ? bytes : await photographSignature(bytes, `${writer}/${kind}/${file}`, seed));
+        await writeFile(path.join(outDir, folders.writer, kind, name), isReference ? bytes : await photographSignature(bytes, `${folders.writer}/${kind}/${name}`, seed));
         made += isReference ? 0 : 1;
       }
     }
