@@ -65,11 +65,18 @@
       data.append('image', blob, 'drawing.png');
       return fetch('/digits/predictions', { method: 'POST', body: data, headers: { Accept: 'application/json', 'X-CSRF-Token': csrf } });
     }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      var retryAfter = response.status === 429 ? Math.min(120, Math.max(1, Number(response.headers.get('Retry-After')) || 5)) : 0;
+      return response.json().then(function (body) { return { ok: response.ok, body: body, retryAfter: retryAfter }; });
     }).then(function (answer) {
       busy = false;
       if (answer.ok && sentDrawing === drawing) lastId = answer.body.id;
       if (sentVersion !== version) return schedule(0);
+      if (answer.retryAfter) {
+        // Over the per-minute limit: the drawing is read again by itself once the wait is over.
+        result.hidden = true;
+        say('Too many readings this minute: this drawing will be read in ' + answer.retryAfter + ' s.');
+        return schedule(answer.retryAfter * 1000);
+      }
       if (answer.ok) return render(answer.body);
       result.hidden = true;
       var code = answer.body && answer.body.error && answer.body.error.code;

@@ -16,6 +16,7 @@
       fields: { source: source },
       csrf: container.dataset.csrf,
       onProgress: row.progress,
+      onWait: row.wait,
     }).then(function (result) {
       if (!result.ok) { row.fail(result.message); return; }
       row.done('Added: ' + result.body.items[0].name);
@@ -195,7 +196,9 @@
           if (response.ok && body && body.url) { window.location.assign(body.url); return; }
           say(body && body.error ? body.error.message : 'The verification failed (HTTP ' + response.status + '). Try again.');
           submit.removeAttribute('aria-busy');
-          submit.disabled = false;
+          // Over the per-minute limit the message says how long to wait; the button comes back when it is over.
+          var waitSeconds = response.status === 429 ? Math.min(120, Math.max(1, Number(response.headers.get('Retry-After')) || 5)) : 0;
+          setTimeout(function () { submit.disabled = false; }, waitSeconds * 1000);
         });
       })
       .catch(function () {

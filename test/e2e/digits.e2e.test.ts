@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { browserMissing, serveInBrowser, signedInPage } from '../helpers/browser.js';
+import { browserMissing, refuseOnceAsRateLimited, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { shippedDigitModels } from '../helpers/digits.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -89,6 +89,18 @@ describe('digit recognition in a real browser', { skip: missingBrowser }, () => 
     assert.ok(await page.locator('#digits-per-day').isVisible(), 'the chart is drawn');
 
     assert.deepEqual(problems, [], 'no script errors or CSP violations');
+    await context.close();
+  });
+
+  it('when the server answers a reading with 429 (the per-minute limit), then the page says so and reads the drawing by itself after the wait', async () => {
+    const user = await t.createUser({ username: 'eli' });
+    const { context, page, problems } = await signedInPage(browser, base, user, '/digits');
+    const refused = await refuseOnceAsRateLimited(page, '**/digits/predictions');
+    await draw(page, THREE);
+    await page.getByText('Too many readings this minute: this drawing will be read in 1 s.').waitFor();
+    await readResult(page, '3');
+    assert.equal(refused(), 1);
+    assert.deepEqual(problems.filter((problem) => !/429/.test(problem)), [], 'no script errors or CSP violations');
     await context.close();
   });
 });

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { loadBackgroundRemover, type BackgroundRemover } from '../../src/ml/index.js';
 import { pngImage } from '../helpers/images.js';
 import { shippedModelsDir } from '../helpers/ml-models.js';
-import { browserMissing, dropFiles, serveInBrowser, signedInPage } from '../helpers/browser.js';
+import { browserMissing, dropFiles, refuseOnceAsRateLimited, serveInBrowser, signedInPage } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 const missingBrowser = browserMissing('image library');
@@ -80,22 +80,13 @@ describe('image library in a real browser', { skip: missingBrowser }, () => {
   it('when the server answers an upload with 429 (the per-minute limit), then the row says it waits, and the file goes again by itself', async () => {
     const user = await t.createUser({ username: 'ivo' });
     const { context, page, problems } = await signedInPage(browser, base, user, '/images');
-    let refused = 0;
-    // The server's own limit is tested over HTTP (test/http/uploads.test.ts); here its answer is played once.
-    await page.route('**/images', (route) => {
-      if (route.request().method() !== 'POST' || refused > 0) return route.continue();
-      refused++;
-      return route.fulfill({
-        status: 429,
-        headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
-        body: JSON.stringify({ error: { code: 'too_many_requests', message: 'Too many changes and uploads. Try again in 1 second.' } }),
-      });
-    });
+    // The server's own limit is tested over HTTP (test/http/uploads.test.ts).
+    const refused = await refuseOnceAsRateLimited(page, '**/images');
     await dropFiles(page, '[data-dropzone]', [{ name: 'later.png', type: 'image/png', bytes: await pngImage(40, 30, 9) }]);
     await page.getByText('Waiting 1 s: too many uploads this minute. It will go on by itself.').waitFor();
     await page.waitForSelector('.gallery-item');
     assert.deepEqual(await page.locator('.gallery-name').allInnerTexts(), ['later.png']);
-    assert.equal(refused, 1);
+    assert.equal(refused(), 1);
     // Only the refused request's 429 may show in the console.
     assert.deepEqual(problems.filter((problem) => !/429/.test(problem)), [], 'no script errors or CSP violations');
     await context.close();

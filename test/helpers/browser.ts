@@ -83,3 +83,22 @@ export async function dropFiles(page: Page, selector: string, files: { name: str
   }, files.map((file) => ({ name: file.name, type: file.type, base64: file.bytes.toString('base64') })));
   for (const type of ['dragenter', 'dragover', 'drop']) await page.dispatchEvent(selector, type, { dataTransfer: transfer });
 }
+
+/**
+ * Answers the first POST to `url` (a glob) as the per-minute limit does: 429, Retry-After 1, the JSON error; later
+ * requests reach the server. The limit itself is tested over HTTP; this plays its answer to a page's script.
+ * Gives the number of requests refused so far.
+ */
+export async function refuseOnceAsRateLimited(page: Page, url: string): Promise<() => number> {
+  let refused = 0;
+  await page.route(url, (route) => {
+    if (route.request().method() !== 'POST' || refused > 0) return route.continue();
+    refused++;
+    return route.fulfill({
+      status: 429,
+      headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'too_many_requests', message: 'Too many changes and uploads. Try again in 1 second.' } }),
+    });
+  });
+  return () => refused;
+}
