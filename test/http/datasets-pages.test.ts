@@ -133,6 +133,25 @@ describe('dataset pages', () => {
     await agent.get(`/datasets/${id}/images/${second.id}/file`).expect(404);
   });
 
+  it('when labels are named with numbers, then uploads and moves on the pages go to the label chosen by id, not to one named like the id', async () => {
+    // Labels get the next ids in turn, so each label here is named with the id of the label after it (as labels "0"-"9"
+    // of a digit dataset are named with the ids of other labels).
+    const next = (t.db.prepare('SELECT MAX(id) AS id FROM dataset_labels').get() as { id: number | null }).id ?? 0;
+    const id = await newDataset('numbered', [2, 3, 4].map((k) => String(next + k)).join('\n'));
+    const labels = labelIds(id);
+    assert.deepEqual(labels.map((label) => label.id), [next + 1, next + 2, next + 3]);
+    for (const label of labels) {
+      const res = await uploadViaScript(id, label.id, await images.pngImage(30, 30, 950 + label.id), `${label.name}.png`, 201);
+      assert.equal(res.body.label.id, label.id, `the upload into label ${label.id} (named ${label.name})`);
+      assert.equal(res.body.items[0].label_id, label.id);
+    }
+    const [first, second] = labels;
+    const image = t.db.prepare('SELECT id FROM dataset_images WHERE dataset_id = ? AND label_id = ?').get(id, second!.id) as { id: number };
+    const moved = await post(`/datasets/${id}/images/move`, { ids: [String(image.id)], label: String(first!.id), from_label: String(second!.id) }, `/datasets/${id}/labels/${second!.id}`);
+    assert.equal(moved.status, 302);
+    assert.equal((t.db.prepare('SELECT label_id AS labelId FROM dataset_images WHERE id = ?').get(image.id) as { labelId: number }).labelId, first!.id);
+  });
+
   it('when a label or a dataset is deleted, then a confirmation page comes first, and the POST deletes it', async () => {
     const id = await newDataset('delete pages', 'gone\nstays');
     const [gone] = labelIds(id);

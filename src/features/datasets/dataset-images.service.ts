@@ -43,6 +43,12 @@ export interface StoredImageToAdd {
   name: string;
 }
 
+/** A label chosen on a page, by its id alone. */
+export interface LabelById {
+  id: number;
+}
+const isLabelById = (ref: unknown): ref is LabelById => typeof ref === 'object' && ref !== null && typeof (ref as LabelById).id === 'number';
+
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
@@ -62,8 +68,16 @@ const FEATURE_CHUNK = 500;
 export function createDatasetImagesService(core: DatasetsCore, library: LibraryLookup) {
   const { db, store, repo, imagesRepo, summary, label, get, create, addLabelTo } = core;
 
-  /** The label a request names, by name first (labels named "0"-"9" are common), then by id. */
+  /**
+   * The label a request names. The API's `label` is a name or an id, matched by name first (labels named "0"-"9"
+   * are common), then by id; the pages choose labels by id alone (`{ id }`: a path or a select), never by name.
+   */
   function resolveLabel(datasetId: number, ref: unknown): Label {
+    if (isLabelById(ref)) {
+      const byId = repo.findLabel(datasetId, ref.id);
+      if (!byId) throw new ValidationError('That label is not in this dataset (any more).', { label: 'Choose a label of this dataset.' });
+      return byId;
+    }
     const text = typeof ref === 'number' ? String(ref) : typeof ref === 'string' ? ref.normalize('NFC').trim() : '';
     if (!text) throw new ValidationError('Choose the label the images go to.', { label: 'Give a label id or name.' });
     const found = repo.findLabelByKey(datasetId, nameKey(text)) ?? (/^\d{1,15}$/.test(text) ? repo.findLabel(datasetId, Number(text)) : undefined);
@@ -131,7 +145,7 @@ export function createDatasetImagesService(core: DatasetsCore, library: LibraryL
     storeBatch,
 
     /** Checks and stores uploaded files into one label; refused files and duplicates are skipped, the others kept. */
-    async upload(userId: number, datasetId: number, labelRef: unknown, files: UploadedFile[], source: 'upload' | 'camera' | 'api') {
+    async upload(userId: number, datasetId: number, labelRef: LabelById | unknown, files: UploadedFile[], source: 'upload' | 'camera' | 'api') {
       summary(userId, datasetId);
       const target = resolveLabel(datasetId, labelRef);
       if (files.length === 0) throw new ValidationError('Choose at least one image to upload.', { images: 'Choose at least one image.' });
@@ -175,7 +189,7 @@ export function createDatasetImagesService(core: DatasetsCore, library: LibraryL
     },
 
     /** Moves images (all of this dataset, else 404) to another label of it. */
-    moveImages(userId: number, datasetId: number, imageIds: number[], labelRef: unknown): DatasetImage[] {
+    moveImages(userId: number, datasetId: number, imageIds: number[], labelRef: LabelById | unknown): DatasetImage[] {
       summary(userId, datasetId);
       const target = resolveLabel(datasetId, labelRef);
       imagesOf(datasetId, imageIds);

@@ -75,7 +75,7 @@ export function createDatasetImagesWebRouter({ datasets, images, limits }: Datas
     const files = (req.files ?? []) as Express.Multer.File[];
     const source = field(req, 'source') === 'camera' ? 'camera' : 'upload';
     try {
-      const { label, items, skipped } = await datasets.upload(req.user!.id, id, String(labelId), files, source);
+      const { label, items, skipped } = await datasets.upload(req.user!.id, id, { id: labelId }, files, source);
       if (wantsJson(req)) {
         if (items.length === 0 && skipped.length > 0) throw new ValidationError(skipped.map((s) => s.message).join(' '), Object.fromEntries(skipped.map((s) => [s.file, s.code])), skipped[0]!.code === 'duplicate' ? 'duplicate' : 'image_refused');
         return res.status(201).json({
@@ -109,7 +109,8 @@ export function createDatasetImagesWebRouter({ datasets, images, limits }: Datas
 
   router.post('/datasets/:id/images/move', (req, res) => {
     const id = idParam(req.params.id);
-    const moved = datasets.moveImages(req.user!.id, id, selectedIds(field(req, 'ids')), field(req, 'label'));
+        const target = Number(field(req, 'label'));
+    const moved = datasets.moveImages(req.user!.id, id, selectedIds(field(req, 'ids')), { id: Number.isSafeInteger(target) ? target : 0 });
     const label = datasets.label(req.user!.id, id, moved[0]!.labelId);
     req.flash('success', `Moved ${plural(moved.length, 'image')} to ${label.name}.`);
     res.redirect(backTo(req, id));
