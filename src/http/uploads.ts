@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Request, RequestHandler } from 'express';
 import multer from 'multer';
 import { formatBytes } from '../lib/format.js';
-import { PayloadTooLargeError, UnauthorizedError } from './errors.js';
+import { BadRequestError, PayloadTooLargeError, UnauthorizedError } from './errors.js';
 
 /** What the uploader partial (views/partials/uploader.ejs) shows and its script checks before sending. */
 export interface PageUploadLimits {
@@ -29,6 +29,13 @@ export interface UploadLimits {
  * RAM: memory is spent only while the image store checks a file, a few at a time. The received files are
  * deleted when the response is done, whatever happened; the store has copied what it kept by then.
  */
+/**
+ * What busboy (multer's parser) says of a body that is not valid multipart: a cut-off upload, a missing boundary,
+ * a broken part header. Its errors are plain Errors without a code, so they are known by their messages; anything
+ * else (a full disk) stays a fault of ours.
+ */
+const MALFORMED_BODY = /^(Unexpected end of (form|file)|Malformed (part header|content type|urlencoded form)|Multipart: Boundary not found|Missing Content-Type|Unsupported content type)/;
+
 export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadLimits, { memoryBytes = 0 } = {}): RequestHandler {
   const receivedName = () => `${randomBytes(16).toString('hex')}.upload`;
   const parse = multer({
@@ -50,6 +57,9 @@ export function multipartParser({ maxFileBytes, maxFiles, incomingDir }: UploadL
     // The limit that was hit is named here, where it is known: it differs per endpoint (an image, a zip archive).
     parse(req, res, (err?: unknown) => {
       if (err instanceof multer.MulterError && err.code === 'LIMIT_FILE_SIZE') return next(new PayloadTooLargeError(`Each file may be at most ${Math.round(maxFileBytes / 1024 / 1024)} MB.`));
+      if (err instanceof Error && !(err instanceof multer.MulterError) && MALFORMED_BODY.test(err.message)) {
+        return next(new BadRequestError('The upload could not be read: it was cut off or is not a valid multipart form. Send it again.'));
+      }
       next(err);
     });
   };

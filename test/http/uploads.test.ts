@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
-import { csrfToken, signIn, type Agent } from '../helpers/agent.js';
+import { bearerFor, csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import { requestTarget } from '../../src/http/rate-limit.js';
 import { pngImage } from '../helpers/images.js';
 import { createTestApp } from '../helpers/test-app.js';
@@ -37,6 +38,20 @@ describe('multipart forms', () => {
     const many = agent.post('/uploads-probe').field('_csrf', token);
     for (let i = 0; i < 3; i++) many.attach('files', png, `f${i}.png`);
     await many.expect(413);
+  });
+
+  it('when a multipart body is cut off or has no boundary (a dropped connection, a broken client), then 400 saying so, page and API, and nothing is left behind', async () => {
+    const cutOff = '--xx\r\nContent-Disposition: form-data; name="images"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + 'A'.repeat(50_000);
+    const token = await csrfToken(agent, '/account');
+    const page = await agent.post('/images').set('Accept', 'application/json').set('X-CSRF-Token', token).set('Content-Type', 'multipart/form-data; boundary=xx').send(cutOff).expect(400);
+    assert.match(page.body.error.message, /could not be read: it was cut off/);
+    const bearer = await bearerFor(t.app, await t.createUser({ username: 'client' }));
+    for (const [type, body] of [['multipart/form-data; boundary=xx', cutOff], ['multipart/form-data', 'x']]) {
+      const api = await request(t.app).post('/api/v1/images').set('Authorization', bearer).set('Content-Type', type!).send(body).expect(400);
+      assert.equal(api.body.error.code, 'bad_request');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(readdirSync(t.store.incomingDir), [], 'no received file is left');
   });
 });
 
