@@ -212,6 +212,47 @@ describe('dataset import', () => {
     await assertNothingLeft();
   });
 
+  it('when every entry of a zip is skipped, or it is empty, then 422 nothing_imported naming the reasons, and no dataset, label or import record is left', async () => {
+    const datasetsBefore = t.db.prepare('SELECT COUNT(*) FROM datasets').pluck().get();
+    const hostile = buildZip([
+      { name: '../evil.png', data: await images.pngImage(20, 20, 880) },
+      { name: 'a/link.png', data: Buffer.from('/etc/passwd'), method: 0, unixMode: 0o120777 },
+      { name: 'b/text.png', data: Buffer.from('this is text, not an image') },
+    ]);
+    const res = await importZip(t, auth, hostile, { name: 'all refused' }).expect(422);
+    assert.equal(res.body.error.code, 'nothing_imported');
+    assert.match(res.body.error.message, /^Nothing was imported: all 3 entries were skipped\. \.\.\/evil\.png: .*a\/link\.png: .*b\/text\.png: /);
+    const empty = await importZip(t, auth, buildZip([]), { name: 'empty' }).expect(422);
+    assert.match(empty.body.error.message, /the archive has no files in it/);
+    assert.equal(t.db.prepare('SELECT COUNT(*) FROM datasets').pluck().get(), datasetsBefore, 'no dataset is made');
+
+    // Merged into a dataset, an archive of duplicates adds neither its new label folders nor an import record.
+    const target = await createDataset(t.app, auth, 'all duplicates', ['cat']);
+    const tom = await images.pngImage(20, 20, 881);
+    await uploadTo(t.app, auth, target.id, 'cat', [[tom, 'tom.png']]);
+    const again = await importZip(t, auth, buildZip([{ name: 'cat/tom.png', data: tom }, { name: 'kitten/tom.png', data: tom }]), { dataset_id: String(target.id) }).expect(422);
+    assert.match(again.body.error.message, /all 2 entries were skipped.*already in this dataset: cat\/tom\.png/);
+    const labels = (await request(t.app).get(`/api/v1/datasets/${target.id}`).set('Authorization', auth).expect(200)).body.labels;
+    assert.deepEqual(labels.map((label: { name: string }) => label.name), ['cat']);
+    assert.equal(t.db.prepare('SELECT COUNT(*) FROM dataset_imports WHERE dataset_id = ?').pluck().get(target.id), 0);
+    await assertNothingLeft();
+  });
+
+  it('when a zip has more label folders than a dataset may have (1,000), then 422 too_many_labels before anything is made; so does a label added one too many', async () => {
+    const entries: ZipEntrySpec[] = Array.from({ length: 1001 }, (_, i) => ({ name: `L${i}/x.png`, data: Buffer.from([i % 256]) }));
+    const res = await importZip(t, auth, buildZip(entries), { name: 'many labels' }).expect(422);
+    assert.equal(res.body.error.code, 'too_many_labels');
+    assert.match(res.body.error.message, /1001 new label folders; a dataset has at most 1000 labels/);
+    assert.equal(t.db.prepare("SELECT COUNT(*) FROM datasets WHERE name = 'many labels'").pluck().get(), 0);
+
+    const full = await createDataset(t.app, auth, 'full', Array.from({ length: 1000 }, (_, i) => `l${i}`));
+    const more = await request(t.app).post(`/api/v1/datasets/${full.id}/labels`).set('Authorization', auth).send({ name: 'one more' }).expect(422);
+    assert.equal(more.body.error.code, 'too_many_labels');
+    const merged = await importZip(t, auth, buildZip([{ name: 'l0/a.png', data: await images.pngImage(20, 20, 882) }, { name: 'new/b.png', data: await images.pngImage(20, 20, 883) }]), { dataset_id: String(full.id) }).expect(422);
+    assert.equal(merged.body.error.code, 'too_many_labels');
+    await assertNothingLeft();
+  });
+
   it('when an import would exceed the storage quota, then 413 and the images it stored so far are removed again', async () => {
     const small = createTestApp({ env: { STORAGE_QUOTA_MB: '1' } });
     try {

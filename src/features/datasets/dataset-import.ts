@@ -4,7 +4,7 @@ import { EntryRefusal, listZip, MAX_COMPRESSION_RATIO, readZip, ZipArchiveError,
 import { fileFromBytes, type CheckResult } from '../../storage/index.js';
 import { labelNameFromFolder, planLayout } from './dataset-import-layout.js';
 import type { DatasetImagesService, Skipped } from './dataset-images.service.js';
-import { nameKey } from './datasets.schemas.js';
+import { LABELS_MAX, nameKey } from './datasets.schemas.js';
 import type { DatasetDetails, DatasetsCore } from './datasets.service.js';
 
 export type ImportLimits = Omit<ZipLimits, 'maxRatio'>;
@@ -44,6 +44,22 @@ function toAppError(err: unknown): unknown {
   return new PayloadTooLargeError(`${err.message} Nothing was imported.`);
 }
 
+/** How many skipped entries the message of an import that kept nothing names (the rest are counted). */
+const SKIPS_NAMED = 5;
+
+/** An archive none of whose entries could be imported: 422, and the dataset or labels it would have made are undone. */
+export class NothingImportedError extends ValidationError {
+  constructor(skipped: Skipped[]) {
+    const named = skipped.slice(0, SKIPS_NAMED).map((skip) => `${skip.file}: ${skip.message}`);
+    const more = skipped.length > SKIPS_NAMED ? ` …and ${skipped.length - SKIPS_NAMED} more.` : '';
+    const message =
+      skipped.length === 0
+        ? 'Nothing was imported: the archive has no files in it.'
+        : `Nothing was imported: ${skipped.length === 1 ? 'its one entry was' : `all ${skipped.length} entries were`} skipped. ${named.join(' ')}${more}`;
+    super(message, { archive: message }, 'nothing_imported');
+  }
+}
+
 /** "pets_dataset.zip" -> "pets" (our own export's name), "My photos.zip" -> "My photos". */
 const archiveStem = (fileName: string) => baseName(fileName).replace(/\.zip$/i, '').replace(/_dataset$/i, '');
 
@@ -71,6 +87,12 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
       throw toAppError(err);
     });
     const layout = planLayout(entries);
+    const newLabels = [...layout.labels.keys()].filter((key) => !request.datasetId || !repo.findLabelByKey(request.datasetId, key)).length;
+    const existingLabels = request.datasetId ? repo.countLabels(request.datasetId) : 0;
+    if (existingLabels + newLabels > LABELS_MAX) {
+      const message = `The archive has ${newLabels} new label folders${existingLabels ? ` and the dataset ${existingLabels} labels` : ''}; a dataset has at most ${LABELS_MAX} labels. Nothing was imported.`;
+      throw new ValidationError(message, { archive: message }, 'too_many_labels');
+    }
     const created = !request.datasetId;
     const datasetId = request.datasetId ?? create(userId, { name: request.name || freeName(userId, layout.topFolder ?? archiveStem(request.archiveName)) }).id;
 
@@ -78,6 +100,14 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
     const newLabelIds: number[] = [];
     const importedIds: number[] = [];
     let storing: Promise<void> = Promise.resolve();
+    // All or nothing when the import fails or keeps nothing: what it made or stored goes again.
+    const undo = async () => {
+      if (created) await remove(userId, datasetId);
+      else {
+        if (importedIds.length) await images.removeImages(userId, datasetId, importedIds);
+        for (const id of newLabelIds) repo.removeLabel(datasetId, id);
+      }
+    };
     try {
       const labels = db.transaction(() =>
         new Map(
@@ -141,13 +171,12 @@ export function createDatasetImport(core: DatasetsCore, images: DatasetImagesSer
       await storing;
     } catch (err) {
       await storing.catch(() => undefined);
-      // All or nothing for the limits and the quota: what this import stored goes again.
-      if (created) await remove(userId, datasetId);
-      else {
-        if (importedIds.length) await images.removeImages(userId, datasetId, importedIds);
-        for (const id of newLabelIds) repo.removeLabel(datasetId, id);
-      }
+      await undo();
       throw toAppError(err);
+    }
+    if (report.imported.length === 0) {
+      await undo();
+      throw new NothingImportedError(report.skipped);
     }
 
     const importId = repo.insertImport(datasetId, baseName(request.archiveName).slice(0, 200), report.imported.length, report.skipped.length, JSON.stringify(report));

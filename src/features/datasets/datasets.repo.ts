@@ -59,6 +59,7 @@ export function createDatasetsRepo(db: Db) {
     labelsOfUser: db.prepare(`SELECT ${labelColumns} FROM dataset_labels l JOIN datasets d ON d.id = l.dataset_id WHERE d.user_id = ? ORDER BY d.name_key, l.id`),
     findLabel: db.prepare(`SELECT ${labelColumns} FROM dataset_labels l WHERE l.dataset_id = ? AND l.id = ?`),
     findLabelByKey: db.prepare(`SELECT ${labelColumns} FROM dataset_labels l WHERE l.dataset_id = ? AND l.name_key = ?`),
+    countLabels: db.prepare('SELECT COUNT(*) AS count FROM dataset_labels WHERE dataset_id = ?'),
     insertLabel: db.prepare('INSERT INTO dataset_labels (dataset_id, name, name_key) VALUES (?, ?, ?) RETURNING id'),
     renameLabel: db.prepare('UPDATE dataset_labels SET name = ?, name_key = ? WHERE dataset_id = ? AND id = ?'),
     removeLabel: db.prepare('DELETE FROM dataset_labels WHERE dataset_id = ? AND id = ?'),
@@ -97,6 +98,7 @@ export function createDatasetsRepo(db: Db) {
     labelsOfUser: (userId: number) => statements.labelsOfUser.all(userId) as Label[],
     findLabel,
     findLabelByKey: (datasetId: number, key: string) => statements.findLabelByKey.get(datasetId, key) as Label | undefined,
+    countLabels: (datasetId: number) => (statements.countLabels.get(datasetId) as { count: number }).count,
     insertLabel(datasetId: number, name: string, key: string): Label {
       const { id } = statements.insertLabel.get(datasetId, name, key) as { id: number };
       return findLabel(datasetId, id)!;

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/database.js';
-import { AppError, NotFoundError } from '../../http/errors.js';
+import { AppError, NotFoundError, ValidationError } from '../../http/errors.js';
 import type { ImageStore } from '../../storage/index.js';
 import { createDatasetImagesService, type LibraryLookup } from './dataset-images.service.js';
 import { createDatasetImagesRepo, type DatasetImagesRepo } from './dataset-images.repo.js';
@@ -9,6 +9,7 @@ import { createDatasetsRepo, type DatasetsRepo, type DatasetSummary, type Label 
 import {
   createDatasetSchema,
   datasetNameSchema,
+  LABELS_MAX,
   labelNameSchema,
   nameKey,
   parseOrThrow,
@@ -83,6 +84,9 @@ export function createDatasetsService({ db, store, library, importLimits }: Data
   function addLabelTo(datasetId: number, name: string): Label {
     const existing = repo.findLabelByKey(datasetId, nameKey(name));
     if (existing) throw new NameTakenError(`This dataset already has a label named "${existing.name}" (names are compared ignoring case).`, 'name');
+    if (repo.countLabels(datasetId) >= LABELS_MAX) {
+      throw new ValidationError(`A dataset has at most ${LABELS_MAX} labels, and this one has them all. Delete a label first.`, { name: `At most ${LABELS_MAX} labels.` }, 'too_many_labels');
+    }
     return repo.insertLabel(datasetId, name, nameKey(name));
   }
 
