@@ -159,11 +159,12 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(
     createPerMinuteRateLimit({ perMinute: config.rateLimits.webWritesPerMinute, subjectOf: (req) => req.user?.id ?? null, what: 'changes and uploads', skip: isRead, logger }),
   );
+  // Before every page and upload: a user with a temporary password chooses their own first.
+  app.use(requireOwnPassword);
   // The dataset zip import parses its own (larger) multipart body and checks CSRF itself: before webMultipart.
   app.use(datasetsWeb.archiveUpload);
   // Likewise the model upload (an ONNX file of up to MODEL_UPLOAD_MAX_MB): administrators only, CSRF checked after parsing.
   app.use(modelsWeb.upload);
-  app.use(requireOwnPassword);
   // Order matters: multipart bodies must be parsed (multer) before verifyCsrf can read their _csrf field.
   app.use(webMultipart(uploadLimits));
   app.use(verifyCsrf);
