@@ -27,7 +27,7 @@ import { appAssetMounts, createAssets, precompressedAssetsDir } from './http/ass
 import { verifyCsrf } from './http/csrf.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
-import { createLoginRateLimit, createPerMinuteRateLimit, isRead } from './http/rate-limit.js';
+import { createLoginRateLimit, createPasswordCheckRateLimit, createPerMinuteRateLimit, isRead } from './http/rate-limit.js';
 import { createRequestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security.js';
 import { SqliteSessionStore } from './http/session-store.js';
@@ -113,6 +113,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   const sessionStore = new SqliteSessionStore(db);
   // One set of counters for the login form and the token endpoint: both guess the same passwords.
   const loginRateLimit = createLoginRateLimit(config);
+  const passwordCheckRateLimit = createPasswordCheckRateLimit(config);
   const requestLog = createRequestLog({ db, logger, retentionDays: config.requestLogRetentionDays });
   const assets = createAssets({ mounts: appAssetMounts(), precompressedDir: precompressedAssetsDir });
   const probes = createProbeCounter();
@@ -170,7 +171,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(verifyCsrf);
 
   app.use(createHomeRouter());
-  app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage: (userId) => store.usage(userId) }));
+  app.use(createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, passwordCheckRateLimit, storageUsage: (userId) => store.usage(userId) }));
   app.use(createImagesWebRouter({ images, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.uploads.maxFiles }));
   app.use(datasetsWeb.pages);
   app.use(createDigitsWebRouter({ digits, maxFileBytes: config.uploads.maxFileBytes, maxFiles: config.digits.batchMaxFiles }));

@@ -115,3 +115,25 @@ export function createPerMinuteRateLimit({
       : {}),
   });
 }
+
+/**
+ * Guessing a signed-in user's own password (a stolen session asking to change it or to delete the account): only
+ * the wrong passwords count, per user, with the sign-in limit and window. The route marks a wrong one by setting
+ * `res.locals.wrongPassword`.
+ */
+export function createPasswordCheckRateLimit(config: Config): RequestHandler {
+  return rateLimit({
+    windowMs: LOGIN_WINDOW_MS,
+    limit: config.rateLimits.loginPerWindow,
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.locals.wrongPassword !== true,
+    standardHeaders: false,
+    legacyHeaders: false,
+    keyGenerator: (req) => `user:${req.user?.id ?? 0}`,
+    handler: (req, _res, next) => {
+      const seconds = secondsUntilReset(req, LOGIN_WINDOW_MS);
+      noteSecurityEvent(req, { kind: 'login_locked', username: req.user?.username ?? null, detail: `too many wrong passwords of a signed-in user; ${seconds} s left (${requestTarget(req)})` });
+      next(new TooManyRequestsError(seconds, `Too many wrong passwords. Try again in ${formatWait(seconds)}.`));
+    },
+  });
+}

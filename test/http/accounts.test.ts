@@ -250,6 +250,24 @@ describe('account settings', () => {
     await signIn(t.app, { username: 'ivy', password: next });
   });
 
+  it('when a signed-in session guesses its own password (change or delete), then wrong ones count like failed sign-ins: 429 after LOGIN_RATE_LIMIT, other mistakes do not count', async () => {
+    const user = await t.createUser({ username: 'mallory', password: PASSWORD });
+    const stolen = await signIn(t.app, user);
+    const next = 'a brand new passphrase';
+    // A weak new password with the right current one is a typing mistake, not a guess: it never counts.
+    for (let i = 0; i < 12; i++) assert.equal((await postForm(stolen, '/account/password', { currentPassword: PASSWORD, newPassword: 'short', confirmPassword: 'short' })).status, 422);
+    for (let i = 0; i < 9; i++) assert.equal((await postForm(stolen, '/account/password', { currentPassword: `guess ${i}`, newPassword: next, confirmPassword: next })).status, 422, `guess ${i + 1}`);
+    assert.equal((await postForm(stolen, '/account/delete', { password: 'guess 9' })).status, 422, 'the delete form counts on the same tally');
+    const locked = await postForm(stolen, '/account/password', { currentPassword: PASSWORD, newPassword: next, confirmPassword: next });
+    assert.equal(locked.status, 429);
+    assert.match(locked.text, /Too many wrong passwords\. Try again in 15 minutes/);
+    assert.equal((await postForm(stolen, '/account/delete', { password: PASSWORD })).status, 429);
+    assert.ok(t.db.prepare('SELECT 1 FROM users WHERE id = ?').get(user.id), 'the account is still there');
+    // Another user's forms are not affected.
+    const other = await signIn(t.app, await t.createUser({ username: 'trent', password: PASSWORD }));
+    assert.equal((await postForm(other, '/account/password', { currentPassword: PASSWORD, newPassword: next, confirmPassword: next })).status, 302);
+  });
+
   it('when the account is deleted with the right password, then the user and their sessions are gone', async () => {
     const user = await t.createUser({ username: 'jack', password: PASSWORD });
     const agent = await signIn(t.app, user);

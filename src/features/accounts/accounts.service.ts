@@ -41,6 +41,13 @@ const LAST_ADMIN_DELETE_MESSAGE =
   'You are the last active administrator. Make someone else an administrator before deleting your account.';
 
 /** Throws a ValidationError on `field` when the password is too easy to guess (see password-strength.ts). */
+/** The signed-in user's own password, asked again before a change or a deletion, was wrong (the page counts these). */
+export class WrongPasswordError extends ValidationError {
+  constructor(field: string, message: string) {
+    super('Please correct the marked fields.', { [field]: message });
+  }
+}
+
 export function assertStrongPassword(password: string, username: string, field: string): void {
   const weakness = passwordWeakness(password, username);
   if (weakness) throw new ValidationError('Please correct the marked fields.', { [field]: weakness });
@@ -213,7 +220,7 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
       const input = parseOrThrow(changePasswordSchema, { currentPassword: current, newPassword: next, confirmPassword: confirm });
       const user = requireUser(userId);
       if (!(await bcrypt.compare(input.currentPassword, user.passwordHash))) {
-        throw new ValidationError('Please correct the marked fields.', { currentPassword: 'The current password is not correct.' });
+        throw new WrongPasswordError('currentPassword', 'The current password is not correct.');
       }
       assertStrongPassword(input.newPassword, user.username, 'newPassword');
       const hash = await hashPassword(input.newPassword);
@@ -291,7 +298,7 @@ export function createAccountsService({ db, bcryptCost, afterAccountDeleted }: A
       const user = requireUser(userId);
       if (isActiveAdmin(user) && users.countActiveAdmins() <= 1) throw new ValidationError(LAST_ADMIN_DELETE_MESSAGE);
       if (!(await bcrypt.compare(typeof password === 'string' ? password : '', user.passwordHash))) {
-        throw new ValidationError('Please correct the marked fields.', { password: 'The password is not correct.' });
+        throw new WrongPasswordError('password', 'The password is not correct.');
       }
       db.transaction(() => {
         const fresh = requireUser(userId);

@@ -4,7 +4,7 @@ import { ConflictError, ValidationError, type FieldErrors } from '../../http/err
 import { noteSecurityEvent } from '../../http/security-events.js';
 import { formatBytes } from '../../lib/format.js';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_LENGTH } from './accounts.schemas.js';
-import type { AccountsService, AccountUser } from './accounts.service.js';
+import { WrongPasswordError, type AccountsService, type AccountUser } from './accounts.service.js';
 import type { SessionAuth } from './passport.js';
 import { ResetLinkInvalidError, type PasswordResetsService } from './password-resets.service.js';
 import { RegistrationClosedError, type RegistrationMode, type RegistrationService } from './registration.service.js';
@@ -54,6 +54,8 @@ export interface AccountsWebDeps {
   sessionAuth: SessionAuth;
   /** Shared with the API's token endpoint (createLoginRateLimit). */
   loginRateLimit: RequestHandler[];
+  /** Counts wrong passwords on the forms that ask a signed-in user for theirs (createPasswordCheckRateLimit). */
+  passwordCheckRateLimit: RequestHandler;
   /** Bytes the user's images take and their quota, for the account page. */
   storageUsage: (userId: number) => { usedBytes: number; quotaBytes: number };
 }
@@ -67,7 +69,7 @@ export const requireOwnPassword: RequestHandler = (req, res, next) => {
   res.redirect(303, `${NEW_PASSWORD_PATH}?next=${encodeURIComponent(req.method === 'GET' ? req.originalUrl : '/')}`);
 };
 
-export function createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, storageUsage }: AccountsWebDeps): Router {
+export function createAccountsWebRouter({ accounts, registration, resets, sessionAuth, loginRateLimit, passwordCheckRateLimit, storageUsage }: AccountsWebDeps): Router {
   const router = Router();
 
   const renderRegister = (res: Response, status: number, mode: RegistrationMode, values: { username?: string; invite?: string }, errors: FieldErrors = {}, message?: string) =>
@@ -179,11 +181,17 @@ export function createAccountsWebRouter({ accounts, registration, resets, sessio
     renderAccount(req, res);
   });
 
-  router.post('/account/password', requireLogin, async (req, res) => {
+  /** A wrong password counts towards passwordCheckRateLimit; other mistakes (a weak new password) do not. */
+  const noteWrongPassword = (err: unknown, res: Response) => {
+    if (err instanceof WrongPasswordError) res.locals.wrongPassword = true;
+  };
+
+  router.post('/account/password', requireLogin, passwordCheckRateLimit, async (req, res) => {
     const user = req.user!;
     try {
       await accounts.changePassword(user.id, field(req, 'currentPassword'), field(req, 'newPassword'), field(req, 'confirmPassword'));
     } catch (err) {
+      noteWrongPassword(err, res);
       if (err instanceof ValidationError) return renderAccount(req, res, 422, err.fields);
       throw err;
     }
@@ -248,10 +256,11 @@ export function createAccountsWebRouter({ accounts, registration, resets, sessio
     renderDelete(req, res);
   });
 
-  router.post('/account/delete', requireLogin, async (req, res) => {
+  router.post('/account/delete', requireLogin, passwordCheckRateLimit, async (req, res) => {
     try {
       await accounts.deleteAccount(req.user!.id, field(req, 'password'));
     } catch (err) {
+      noteWrongPassword(err, res);
       if (err instanceof ValidationError) return renderDelete(req, res, 422, err.fields, Object.keys(err.fields).length ? undefined : err.message);
       throw err;
     }
