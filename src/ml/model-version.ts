@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath, ModelLoadError, modelCardSchema, readModelFile, type ModelCard, type ModelFile } from './model-file.js';
 import { createWorkerPoolRunner, modelSpec, type ModelKey } from './onnx-runner.js';
+import { signatureFitOf } from './signature-image.js';
 import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
 import { scoringRuleOf } from './signature-score.js';
 
@@ -67,6 +68,11 @@ export function checkModelCard(
   if (key === 'signatures') {
     const threshold = checked.threshold;
     if (threshold === undefined) throw new ModelCheckError('card', where, `${where} has no "threshold"; a signature model needs one to decide.`);
+    try {
+      signatureFitOf(checked);
+    } catch (error) {
+      throw new ModelCheckError('card', where, `${where}: ${(error as Error).message}`);
+    }
     try {
       rules.band = inconclusiveBandOf(checked, threshold);
       rules.checks = referenceChecksOf(checked);

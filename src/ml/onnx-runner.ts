@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { prepareDigit } from './digit-image.js';
 import { ImageInputError, type DecodeOptions, type ImageRejection } from './image-input.js';
 import { ModelLoadError, type AnyModelCard, type ModelFile } from './model-file.js';
-import { prepareSignature } from './signature-image.js';
+import { prepareSignature, signatureFitOf, type SignatureFit } from './signature-image.js';
 import { spawnModuleWorker } from './worker-thread.js';
 
 /*
@@ -27,14 +27,14 @@ export const MAX_BATCH = 64;
 export type ModelKey = 'digits' | 'signatures';
 
 /** How each model's input is made from an uploaded file (the functions named in the model cards). */
-const preparers: Record<ModelKey, (bytes: Uint8Array, options: DecodeOptions) => Promise<Float32Array>> = {
+const preparers: Record<ModelKey, (bytes: Uint8Array, options: DecodeOptions, spec: ModelSpec) => Promise<Float32Array>> = {
   digits: prepareDigit,
-  signatures: prepareSignature,
+  signatures: (bytes, options, spec) => prepareSignature(bytes, { ...options, fit: spec.signatureFit ?? 'contain' }),
 };
 
-/** Prepares every file; when several are refused, the error is the first refused file's, in order. */
-export async function prepareFiles(key: ModelKey, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]> {
-  const settled = await Promise.allSettled(files.map((file) => preparers[key](file, { maxPixels })));
+/** Prepares every file for one model version; when several are refused, the error is the first refused file's, in order. */
+export async function prepareFiles(spec: ModelSpec, files: Uint8Array[], maxPixels: number): Promise<Float32Array[]> {
+  const settled = await Promise.allSettled(files.map((file) => preparers[spec.key](file, { maxPixels }, spec)));
   const refused = settled.find((result) => result.status === 'rejected');
   if (refused) throw refused.reason;
   return settled.map((result) => (result as PromiseFulfilledResult<Float32Array>).value);
@@ -48,7 +48,7 @@ export type FileReading = { output: Float32Array; input: Float32Array } | { refu
  * reason and does not fail the others. A failure that is not a refusal (a bug, a broken model) still throws.
  */
 export async function readFiles(session: OnnxModelSession, files: Uint8Array[], maxPixels: number): Promise<FileReading[]> {
-  const prepared = await Promise.allSettled(files.map((file) => preparers[session.spec.key](file, { maxPixels })));
+  const prepared = await Promise.allSettled(files.map((file) => preparers[session.spec.key](file, { maxPixels }, session.spec)));
   const inputs: Float32Array[] = [];
   for (const result of prepared) {
     if (result.status === 'fulfilled') inputs.push(result.value);
@@ -74,6 +74,8 @@ export interface SessionSpec {
   outputName: string;
   /** Shape of one input image without the batch dimension, e.g. [1, 28, 28]. */
   sampleShape: number[];
+  /** Signature models only: how prepareSignature fits the ink into the input (the card's preprocessing.fit). */
+  signatureFit?: SignatureFit;
 }
 
 /** A model of the worker pool: one version of one model. */
@@ -94,7 +96,16 @@ export function modelSpec<Key extends string>(key: Key, file: ModelFile<AnyModel
     inputName: file.card.input.name,
     outputName: file.card.output.name,
     sampleShape: sampleShapeOf(file.card, file.displayPath),
+    ...(key === 'signatures' ? { signatureFit: signatureFitIn(file) } : {}),
   };
+}
+
+function signatureFitIn(file: ModelFile<AnyModelCard>): SignatureFit {
+  try {
+    return signatureFitOf(file.card);
+  } catch (error) {
+    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath}: ${(error as Error).message}`);
+  }
 }
 
 function sampleShapeOf(card: AnyModelCard, displayPath: string): number[] {
@@ -320,7 +331,7 @@ export async function createMainThreadRunner(specs: ModelSpec[], { intraOpNumThr
     },
     runFiles(modelKey, files, maxPixels) {
       checkOpen();
-      return counted(book, modelKey, async (spec) => runOn(spec, await prepareFiles(modelKey, files, maxPixels)));
+      return counted(book, modelKey, async (spec) => runOn(spec, await prepareFiles(spec, files, maxPixels)));
     },
     readFiles(modelKey, files, maxPixels) {
       checkOpen();

@@ -32,7 +32,7 @@ async function runBatch(request: Exclude<TaskRequest, { type: 'read-files' }>): 
   const session = sessionFor(request);
   if (request.type === 'run') return session.run(request.input, request.count);
   // The pool sends at most MAX_BATCH files, so they pack into a single batch.
-  const [batch] = packBatches(session.spec, await prepareFiles(request.key, request.files, request.maxPixels));
+  const [batch] = packBatches(session.spec, await prepareFiles(session.spec, request.files, request.maxPixels));
   return session.run(batch!.input, batch!.count);
 }
 

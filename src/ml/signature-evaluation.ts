@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageInputError } from './image-input.js';
 import type { SignatureModel } from './index.js';
-import { prepareSignature } from './signature-image.js';
+import { prepareSignature, signatureFitOf, type SignatureFit } from './signature-image.js';
 import { countDecisions, threeWayFigures, type DecisionCounts, type ThreeWayFigures } from './signature-decision.js';
 import { equalErrorRate, errorRatesAt, scoreSignature, scoringRuleOf } from './signature-score.js';
 
@@ -113,12 +113,16 @@ export async function writerFolders(root: string, only?: string[]): Promise<Writ
 /** Embeds files in order; a file that cannot be read or prepared is reported, left out, and its content duplicates too. */
 class Embedder {
   private readonly seen = new Set<string>();
+  /** The preparation the model's card was trained with (see signatureFitOf). */
+  private readonly fit: SignatureFit;
   skipped = 0;
 
   constructor(
     private readonly model: SignatureModel,
     private readonly options: Pick<SignatureEvaluationOptions, 'maxPixels' | 'onSkip'>,
-  ) {}
+  ) {
+    this.fit = signatureFitOf(model.card);
+  }
 
   async embedAll(files: string[]): Promise<EmbeddedFile[]> {
     const prepared: { file: string; input: Float32Array }[] = [];
@@ -145,7 +149,7 @@ class Embedder {
     try {
       const bytes = await readFile(file);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      return { sha256, input: await prepareSignature(bytes, { maxPixels: this.options.maxPixels }) };
+      return { sha256, input: await prepareSignature(bytes, { maxPixels: this.options.maxPixels, fit: this.fit }) };
     } catch (error) {
       const reason = error instanceof ImageInputError ? error.reason : (error as NodeJS.ErrnoException).code;
       if (!reason) throw error;

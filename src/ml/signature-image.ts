@@ -18,9 +18,26 @@ const SPECK_TAIL = 0.005;
 /** Ink darker than this percentile of the ink pixels counts as full strength, so pale ballpoint and black marker look alike. */
 const FULL_INK_PERCENTILE = 0.05;
 
+/**
+ * How the cropped ink becomes 200x200 (the card's preprocessing.fit). 'contain' keeps the aspect ratio and pads, so a
+ * 1000x250 signature becomes a 200x50 strip with strokes about a pixel wide: what 1.0.0 and 2.0.0 were trained on (their
+ * cards name no fit). 'fill' stretches each axis on its own, so a wide signature keeps 200 rows of detail;
+ * 'sqrt-aspect' keeps the square root of the aspect ratio. A model trained on either can be uploaded as a version
+ * and is then prepared as its card says (models/README.md has what each gave).
+ */
+export type SignatureFit = 'contain' | 'fill' | 'sqrt-aspect';
+
+/** The fit a signature model card asks for; cards from before the field existed were trained on 'contain'. */
+export function signatureFitOf(card: { readonly [field: string]: unknown }): SignatureFit {
+  const fit = (card['preprocessing'] as { fit?: unknown } | undefined)?.fit;
+  if (fit === undefined) return 'contain';
+  if (fit === 'contain' || fit === 'fill' || fit === 'sqrt-aspect') return fit;
+  throw new RangeError(`preprocessing.fit must be "contain", "fill" or "sqrt-aspect", got ${JSON.stringify(fit)}.`);
+}
+
 /** Decodes an uploaded image and brings it to the model's input: 40,000 floats, 1x200x200, paper 0, ink up to 1. */
-export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions): Promise<Float32Array> {
-  return prepareSignatureFromGray(await decodeToGray(bytes, options));
+export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions & { fit?: SignatureFit }): Promise<Float32Array> {
+  return prepareSignatureFromGray(await decodeToGray(bytes, options), options.fit);
 }
 
 /**
@@ -35,24 +52,47 @@ export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions
  *  4. ink strength per pixel = clamp((T - level) / (T - L5), 0, 1) where level < T, else 0, with L5 the 5th percentile
  *     of the ink levels;
  *  5. crop to the bounding box of the ink, leaving out 0.5% of the ink pixels on each side (specks);
- *  6. quantise to 8 bits, resize to fit 200x200 keeping the aspect ratio (sharp, lanczos3), centred, padded with 0;
+ *  6. quantise to 8 bits, resize to 200x200 (sharp, lanczos3): with fit 'fill' each axis stretched on its own; with
+ *     'sqrt-aspect' into a frame whose longer side is 200 and whose aspect ratio is the square root of the crop's
+ *     (4:1 becomes 2:1), centred, padded with 0; with 'contain' keeping the aspect ratio, centred, padded with 0;
  *  7. divide by 255.
  * Throws ImageInputError('no_ink') when nothing that looks like writing is found.
  */
-export async function prepareSignatureFromGray(image: GrayImage): Promise<Float32Array> {
+export async function prepareSignatureFromGray(image: GrayImage, fit: SignatureFit = 'contain'): Promise<Float32Array> {
   const working = evenOutLight(await shrinkAndBlur(image));
   const threshold = inkThreshold(working);
   const { strength, box } = inkStrengthAndBox(working, threshold);
   const side = SIGNATURE_SIDE;
-  const fitted = await sharp(strength, { raw: { width: working.width, height: working.height, channels: 1 } })
-    .extract({ left: box.left, top: box.top, width: box.width, height: box.height })
-    .resize(side, side, { fit: 'contain', background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' })
+  const cropped = sharp(strength, { raw: { width: working.width, height: working.height, channels: 1 } }).extract({
+    left: box.left,
+    top: box.top,
+    width: box.width,
+    height: box.height,
+  });
+  if (fit === 'sqrt-aspect') {
+    const frame = sqrtAspectFrame(box.width, box.height);
+    cropped.resize(frame.width, frame.height, { fit: 'fill', kernel: 'lanczos3' }).extend({
+      top: Math.floor((side - frame.height) / 2),
+      bottom: Math.ceil((side - frame.height) / 2),
+      left: Math.floor((side - frame.width) / 2),
+      right: Math.ceil((side - frame.width) / 2),
+      background: { r: 0, g: 0, b: 0 },
+    });
+  } else cropped.resize(side, side, { fit, background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' });
+  const fitted = await cropped
     .extractChannel(0)
     .raw()
     .toBuffer();
   const input = new Float32Array(side * side);
   for (let i = 0; i < input.length; i++) input[i] = fitted[i]! / 255;
   return input;
+}
+
+/** The frame 'sqrt-aspect' fits a width x height crop into: its longer side 200, its aspect ratio the square root of the crop's. */
+export function sqrtAspectFrame(width: number, height: number): { width: number; height: number } {
+  const side = SIGNATURE_SIDE;
+  const shorter = Math.max(1, Math.round(side / Math.sqrt(Math.max(width, height) / Math.min(width, height))));
+  return width >= height ? { width: side, height: shorter } : { width: shorter, height: side };
 }
 
 /**

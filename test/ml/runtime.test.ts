@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { ImageInputError, loadDigitModel, loadModels, loadSignatureModel, ModelLoadError, prepareDigit, prepareSignature, type Models } from '../../src/ml/index.js';
+import { ImageInputError, loadDigitModel, loadModels, loadSignatureModel, ModelLoadError, prepareDigit, prepareSignature, signatureFitOf, type Models } from '../../src/ml/index.js';
 import { MAX_BATCH } from '../../src/ml/onnx-runner.js';
 import { copyFixtureModels, fixtureModelsDir, hasShippedModel, noiseImage, shippedModelsDir } from '../helpers/ml-models.js';
 
@@ -216,7 +216,7 @@ describe('image files prepared and run in the workers', () => {
 
   test('embedFiles gives what prepareSignature followed by embed gives', async () => {
     const file = await penDrawing(600, 200, 'M 40 150 C 120 20, 200 190, 300 100 S 480 40, 560 150');
-    const [expected] = await models.signatures.embed([await prepareSignature(file, { maxPixels: 1_000_000 })]);
+    const [expected] = await models.signatures.embed([await prepareSignature(file, { maxPixels: 1_000_000, fit: signatureFitOf(models.signatures.card) })]);
     const [actual] = await models.signatures.embedFiles([file]);
     assertRowsClose(actual!, expected!);
   });
@@ -230,8 +230,23 @@ describe('image files prepared and run in the workers', () => {
     const embeddings = await models.signatures.embedFiles(files);
     for (const [i, file] of files.entries()) {
       assertRowsClose(results[i]!.embedding, embeddings[i]!);
-      assert.deepEqual(results[i]!.inkMap, await prepareSignature(file, { maxPixels: 1_000_000 }));
+      assert.deepEqual(results[i]!.inkMap, await prepareSignature(file, { maxPixels: 1_000_000, fit: signatureFitOf(models.signatures.card) }));
     }
+  });
+
+  test('a signature card that names its fit gets that preparation in the workers; an unknown fit is refused at load', async () => {
+    const scratch = copyFixtureModels();
+    after(() => scratch.remove());
+    const card = scratch.readCard('signatures');
+    scratch.writeCard('signatures', { ...card, preprocessing: { ...(card.preprocessing as object), fit: 'fill' } });
+    const filled = await loadSignatureModel(scratch.dir);
+    after(() => filled.close());
+    const wide = await penDrawing(800, 200, 'M 40 150 C 160 20, 300 190, 420 100 S 640 40, 760 150');
+    const [result] = await filled.embedFilesWithInkMaps([wide]);
+    assert.deepEqual(result!.inkMap, await prepareSignature(wide, { maxPixels: 1_000_000, fit: 'fill' }));
+    assert.notDeepEqual(result!.inkMap, await prepareSignature(wide, { maxPixels: 1_000_000, fit: 'contain' }));
+    scratch.writeCard('signatures', { ...card, preprocessing: { fit: 'cover' } });
+    await assert.rejects(loadSignatureModel(scratch.dir), (error: unknown) => error instanceof ModelLoadError && /preprocessing\.fit/.test(error.message));
   });
 
   test('a refused file comes back from the worker as an ImageInputError with its reason', async () => {

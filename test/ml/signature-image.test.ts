@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
 import { evenOutLight } from '../../src/ml/paper-light.js';
-import { blurSigma1, inkMapToPng, prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
+import { blurSigma1, inkMapToPng, prepareSignature, signatureFitOf, SIGNATURE_SIDE, sqrtAspectFrame } from '../../src/ml/signature-image.js';
 
 const LIMITS = { maxPixels: 40_000_000 };
 
@@ -155,12 +155,34 @@ describe('prepareSignature', () => {
     assert.ok(Math.abs(centre - (SIGNATURE_SIDE - 1) / 2) <= 3, `vertical centre ${centre}`);
   });
 
-  it('when the signature is four times wider than tall, then the aspect ratio is kept', async () => {
+  it('when the signature is four times wider than tall, then fit "contain" (the shipped model) keeps its aspect ratio and fit "fill" stretches it over all 200 rows', async () => {
     const image = canvas(900, 400, 255);
     drawSignature(image, { left: 100, top: 100, width: 640, height: 160 }, 0, 4);
-    const box = inkBox(await prepareSignature(await png(image), LIMITS));
-    const ratio = (box.right - box.left + 1) / (box.bottom - box.top + 1);
+    const filled = inkBox(await prepareSignature(await png(image), { ...LIMITS, fit: 'fill' }));
+    assert.ok(filled.top <= 3 && filled.bottom >= SIGNATURE_SIDE - 4 && filled.left <= 3 && filled.right >= SIGNATURE_SIDE - 4, `fill spans ${JSON.stringify(filled)}`);
+    const contained = inkBox(await prepareSignature(await png(image), { ...LIMITS, fit: 'contain' }));
+    const ratio = (contained.right - contained.left + 1) / (contained.bottom - contained.top + 1);
     assert.ok(Math.abs(ratio - 4) < 0.4, `aspect ratio ${ratio}`);
+  });
+
+  it('when the fit is "sqrt-aspect", then a 4:1 signature fills a centred 2:1 frame (the square root of its aspect ratio), and a tall one a 1:2 frame', async () => {
+    assert.deepEqual(sqrtAspectFrame(800, 200), { width: SIGNATURE_SIDE, height: SIGNATURE_SIDE / 2 });
+    assert.deepEqual(sqrtAspectFrame(100, 400), { width: SIGNATURE_SIDE / 2, height: SIGNATURE_SIDE });
+    assert.deepEqual(sqrtAspectFrame(300, 300), { width: SIGNATURE_SIDE, height: SIGNATURE_SIDE });
+    const image = canvas(900, 400, 255);
+    drawSignature(image, { left: 100, top: 100, width: 640, height: 160 }, 0, 4);
+    const box = inkBox(await prepareSignature(await png(image), { ...LIMITS, fit: 'sqrt-aspect' }));
+    const ratio = (box.right - box.left + 1) / (box.bottom - box.top + 1);
+    assert.ok(Math.abs(ratio - 2) < 0.25, `aspect ratio ${ratio}`);
+    assert.ok(Math.abs((box.top + box.bottom) / 2 - (SIGNATURE_SIDE - 1) / 2) <= 3, `vertical centre of ${JSON.stringify(box)}`);
+  });
+
+  it('when a card names its fit, then that is the preparation; a card from before the field (2.0.0) gets "contain", and an unknown fit is refused', () => {
+    assert.equal(signatureFitOf({ preprocessing: { fit: 'fill' } }), 'fill');
+    assert.equal(signatureFitOf({ preprocessing: { fit: 'sqrt-aspect' } }), 'sqrt-aspect');
+    assert.equal(signatureFitOf({ preprocessing: { steps: [] } }), 'contain');
+    assert.equal(signatureFitOf({}), 'contain');
+    assert.throws(() => signatureFitOf({ preprocessing: { fit: 'cover' } }), /preprocessing.fit/);
   });
 
   it('when a speck lies far from the signature, then it does not widen the crop', async () => {
@@ -168,7 +190,7 @@ describe('prepareSignature', () => {
     drawSignature(image, { left: 100, top: 100, width: 400, height: 200 }, 0, 4);
     image.data[380 * 1000 + 950] = 0;
     image.data[380 * 1000 + 951] = 0;
-    const box = inkBox(await prepareSignature(await png(image), LIMITS));
+    const box = inkBox(await prepareSignature(await png(image), { ...LIMITS, fit: 'contain' }));
     const ratio = (box.right - box.left + 1) / (box.bottom - box.top + 1);
     assert.ok(Math.abs(ratio - 2) < 0.25, `aspect ratio ${ratio}`);
   });
