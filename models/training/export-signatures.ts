@@ -2,10 +2,12 @@
  * Runs every signature image of the training sets through the production preprocessing (prepareSignature) once and
  * caches the result for train_signatures.py, so the model is trained on exactly what the app will feed it.
  *
- *   npx tsx models/training/export-signatures.ts [data folder, default ../shared/datasets] [--cache models/training/.cache]
+ *   npx tsx models/training/export-signatures.ts [data folder, default ../shared/datasets] [--cache models/training/.cache] [--fit contain|fill|sqrt-aspect]
  *
  * Writes <cache>/signatures.u8 (N x 200 x 200 bytes, row-major; prepareSignature's floats times 255, which are whole
- * numbers by construction) and <cache>/signatures.index.json (one entry per image, in the same order).
+ * numbers by construction) and <cache>/signatures.index.json (one entry per image, in the same order, and the fit, which
+ * the training script writes into the card: 'contain', the default, is what 2.0.0 was trained on; 'fill' and 'sqrt-aspect'
+ * were measured for a 3.0.0 that was not shipped, models/README.md).
  * Byte-identical copies of a file within one writer's genuine or forged folder are kept once (bhsig260-bengali has ~1000).
  */
 import { createHash } from 'node:crypto';
@@ -13,7 +15,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
-import { prepareSignature, SIGNATURE_SIDE } from '../../src/ml/signature-image.js';
+import { prepareSignature, SIGNATURE_SIDE, type SignatureFit } from '../../src/ml/signature-image.js';
 
 const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
 const KINDS = ['genuine', 'forged'] as const;
@@ -29,14 +31,19 @@ interface CachedImage {
   sha256: string;
 }
 
-function parseArguments(argv: string[]): { dataDir: string; cacheDir: string } {
+function parseArguments(argv: string[]): { dataDir: string; cacheDir: string; fit: SignatureFit } {
   let dataDir = '../shared/datasets';
   let cacheDir = 'models/training/.cache';
+  let fit: SignatureFit = 'contain';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--cache') cacheDir = argv[++i] ?? cacheDir;
-    else dataDir = argv[i]!;
+    else if (argv[i] === '--fit') {
+      const value = argv[++i];
+      if (value !== 'fill' && value !== 'contain' && value !== 'sqrt-aspect') throw new Error(`--fit takes fill, sqrt-aspect or contain, got ${value}`);
+      fit = value;
+    } else dataDir = argv[i]!;
   }
-  return { dataDir, cacheDir };
+  return { dataDir, cacheDir, fit };
 }
 
 async function listDirectories(folder: string): Promise<string[]> {
@@ -73,7 +80,7 @@ async function collectImages(signaturesDir: string): Promise<{ images: (CachedIm
 }
 
 async function main(): Promise<void> {
-  const { dataDir, cacheDir } = parseArguments(process.argv.slice(2));
+  const { dataDir, cacheDir, fit } = parseArguments(process.argv.slice(2));
   sharp.concurrency(1);
   const started = Date.now();
   const { images, duplicates } = await collectImages(path.join(dataDir, 'signatures'));
@@ -87,7 +94,7 @@ async function main(): Promise<void> {
       const index = next++;
       const image = images[index]!;
       try {
-        const input = await prepareSignature(image.bytes, { maxPixels: MAX_PIXELS });
+        const input = await prepareSignature(image.bytes, { maxPixels: MAX_PIXELS, fit });
         prepared[index] = Uint8Array.from(input, (value) => Math.round(value * 255));
       } catch (error) {
         if (!(error instanceof ImageInputError)) throw error;
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
   const index = kept.map(({ image: { set, writer, kind, file, sha256 } }) => ({ set, writer, kind, file, sha256 }));
   await mkdir(cacheDir, { recursive: true });
   await writeFile(path.join(cacheDir, 'signatures.u8'), tensor);
-  await writeFile(path.join(cacheDir, 'signatures.index.json'), JSON.stringify({ side: SIGNATURE_SIDE, images: index }));
+  await writeFile(path.join(cacheDir, 'signatures.index.json'), JSON.stringify({ side: SIGNATURE_SIDE, fit, images: index }));
   console.log(`wrote ${kept.length} images to ${cacheDir} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
