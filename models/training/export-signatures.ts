@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
-import { prepareSignature, SIGNATURE_SIDE, type SignatureFit } from '../../src/ml/signature-image.js';
+import { isSignatureFit, prepareSignature, SIGNATURE_FITS, SIGNATURE_SIDE, type SignatureFit } from '../../src/ml/signature-image.js';
 
 const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
 const KINDS = ['genuine', 'forged'] as const;
@@ -39,7 +39,7 @@ function parseArguments(argv: string[]): { dataDir: string; cacheDir: string; fi
     if (argv[i] === '--cache') cacheDir = argv[++i] ?? cacheDir;
     else if (argv[i] === '--fit') {
       const value = argv[++i];
-      if (value !== 'fill' && value !== 'contain' && value !== 'sqrt-aspect') throw new Error(`--fit takes fill, sqrt-aspect or contain, got ${value}`);
+      if (!isSignatureFit(value)) throw new Error(`--fit takes ${SIGNATURE_FITS.join(', ')}; got ${value}`);
       fit = value;
     } else dataDir = argv[i]!;
   }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { loadSignatureModel, scoreSignature, scoringRuleOf } from '../../src/ml/index.js';
+import { dot } from '../../src/ml/signature-score.js';
 import { embedSignatureFolder, type EmbeddedWriter } from '../../src/ml/signature-evaluation.js';
 
 const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
@@ -26,6 +27,9 @@ const PARTS = ['validation', 'test'] as const;
 const REFERENCES = 5;
 const COPIED = 3;
 const MAX_PIXELS = 40_000_000;
+/** What the app does with the two limits (src/features/signatures/references.service.ts), for the card. */
+const RULE =
+  'a new reference whose cosine similarity to another reference of the signer is >= near_duplicate_similarity is kept with a near_duplicate warning; a reference whose score against the signer\'s other references (leave one out, the card\'s scoring rule; needs 2 others) is below outlier_score_below is kept with an outlier warning';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +45,6 @@ const nearDuplicate = Number(values['near-duplicate']);
 const outlier = Number(values.outlier);
 const cardPath = path.join(values.models, 'signatures.json');
 
-const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, value, i) => sum + value * b[i]!, 0);
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const sortedOf = (list: number[]) => [...list].sort((a, b) => a - b);
 
@@ -115,7 +118,7 @@ if (values.write) {
   card.reference_checks = {
     near_duplicate_similarity: nearDuplicate,
     outlier_score_below: outlier,
-    rule: card.reference_checks?.rule,
+    rule: RULE,
     derivation:
       `chosen on the validation writers, checked on the held-out writers (models/training/reference-checks.ts; K = ${REFERENCES}, content duplicates removed). ` +
       `Distinct genuine signatures of one writer: similarity p99 ${v['distinct_p99']} / ${t['distinct_p99']} (validation / held-out), p99.9 ${v['distinct_p999']} / ${t['distinct_p999']}; ` +

@@ -53,6 +53,16 @@ BATCH = 64
 MARGIN_SOFTMAX_SCALE = 20.0
 MARGIN_SOFTMAX_MARGIN = 0.25
 TRIPLET_MARGIN = 0.2
+# How prepareSignature fits the cropped ink into the input (preprocessing.fit; the cache records it), for the card.
+FITS = {
+    "contain": {"step": "keeping the aspect ratio, centred, padded with 0",
+                "limitation": "a 1000-px-wide signature keeps its aspect ratio in a 200x50 strip, with strokes about 1 px wide"},
+    "fill": {"step": "each axis stretched on its own: the aspect ratio is not kept, so a wide signature keeps 200 rows of detail",
+             "limitation": "a wide signature is stretched to fill it (fit 'fill'), which keeps 200 rows of detail but loses its proportions, "
+                           "a cue against random forgeries"},
+    "sqrt-aspect": {"step": "into a centred frame whose longer side is 200 and whose aspect ratio is the square root of the crop's (4:1 becomes 2:1), padded with 0",
+                    "limitation": "a wide signature is fitted into a frame with the square root of its aspect ratio (fit 'sqrt-aspect'), keeping some rows of detail and some of its proportions"},
+}
 AUGMENTATIONS = {
     "light": "rotation +-5 deg, shear +-0.15, scale 0.85-1.02, shift +-5%; 25% thicker strokes (3x3 max filter); ink gamma 0.7-1.4",
     "scan": "rotation +-5 deg, shear +-0.3, scale 0.85-1.02, shift +-5%, an elastic warp (a 6x6 displacement field, sd 2 px, "
@@ -436,7 +446,7 @@ def train_member(args, dataset, split, checkpoint_dir, member):
     folder = os.path.join(checkpoint_dir, f"member-{member}")
     os.makedirs(folder, exist_ok=True)
     torch.save(model.state_dict(), os.path.join(folder, "final.pt"))
-    run = {"member": member, "seed": seed, "settings": training_settings(args), "seconds": round(time.time() - started),
+    run = {"member": member, "seed": seed, "settings": training_settings(args), "fit": dataset.fit, "seconds": round(time.time() - started),
            "steps": step, "history": history}
     with open(os.path.join(folder, "run.json"), "w") as f:
         json.dump(run, f, indent=1)
@@ -484,6 +494,7 @@ def export_onnx(model, path):
 def write_card(args, split, runs, rule, threshold, validation, test, file_info, parameters, image_count, fit):
     # The settings the members were trained with, which --export-only may not repeat on its command line.
     settings = runs[0]["settings"]
+    writers_per_batch = settings.get("writers_per_batch", 8)
     members = len(runs)
     embedding_size = EMBEDDING * members
     card = {
@@ -508,7 +519,7 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
                 "global Otsu threshold T on the blurred grey levels; no_ink when ink and paper class means differ by less than 40 levels or fewer than 30 pixels are ink",
                 "ink strength = clamp((T - level) / (T - L5), 0, 1) for level < T, else 0; L5 = 5th percentile of the ink levels",
                 "crop to the ink bounding box, leaving out 0.5% of the ink pixels on each side (specks)",
-                "quantise to 8 bits; resize to 200x200 (sharp, lanczos3), " + ("each axis stretched on its own: the aspect ratio is not kept, so a wide signature keeps 200 rows of detail" if fit == "fill" else "keeping the aspect ratio, centred, padded with 0"),
+                "quantise to 8 bits; resize to 200x200 (sharp, lanczos3), " + FITS[fit]["step"],
                 "divide by 255",
             ],
         },
@@ -541,7 +552,7 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
                             + ("global average pool, linear 256->128" if settings["head"] == "average" else "1x1 conv to 64 channels keeping the 6x6 layout, dropout 0.3, linear 2304->128")
                             + ", L2 normalisation",
             "objective": f"cosine-margin softmax (scale {MARGIN_SOFTMAX_SCALE}, margin {MARGIN_SOFTMAX_MARGIN}) over 2 classes per training writer (genuine, skilled forgeries of that writer) + {settings['triplet_weight']:g} x batch-hard triplet loss (margin {TRIPLET_MARGIN} on cosine), anchors genuine",
-            "batch": f"{settings.get('writers_per_batch', 8)} writers x ({BATCH // (2 * settings.get('writers_per_batch', 8))} genuine + {BATCH // (2 * settings.get('writers_per_batch', 8))} forged)",
+            "batch": f"{writers_per_batch} writers x ({BATCH // (2 * writers_per_batch)} genuine + {BATCH // (2 * writers_per_batch)} forged)",
             "augmentation": AUGMENTATIONS[settings.get("augmentation", "light")],
             "optimiser": f"AdamW lr {settings['lr']}, weight decay 1e-4, 100-step warm-up, cosine decay to 0 over {settings['steps']} steps per network",
             "weights": "each network's weights after its last step; no epoch is picked on validation (the validation EER of neighbouring "
@@ -582,8 +593,7 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         "pretraining on larger signature corpora (GPDS, CEDAR, the Hindi part of BHSig260) and then fine-tuning is the standard way to the published figures.",
         f"Each network saw {settings['steps']} steps of 64 images (about {round(sum(r['seconds'] for r in runs) / 60 / members)} minutes on one thread of a 2-core CPU); "
         "the training loss keeps falling while the validation EER levels off.",
-        "The input is 200x200: " + ("a wide signature is stretched to fill it (fit 'fill'), which keeps 200 rows of detail but distorts its proportions alike for references and questioned signatures"
-                                   if fit == "fill" else "a 1000-px-wide signature keeps its aspect ratio in a 200x50 strip, with strokes about 1 px wide"),
+        "The input is 200x200: " + FITS[fit]["limitation"],
         f"The exported model averages {members} networks trained alike from different seeds; it costs {members}x the inference time of one network (bench/README.md).",
         "Writer-dependent refinements on top of the embedding (a per-writer classifier, cohort normalisation) were measured on 2.0.0's validation writers and did not help with K = 5 references (models/README.md).",
         f"The rule and threshold were chosen on {sum(validation_writers.values())} validation writers; FAR/FRR at the shipped threshold on new writers can still differ from the card by several points.",
@@ -635,6 +645,13 @@ def main():
     if not args.export_only:
         train_members(args, checkpoint_dir)
     model, runs = load_members(args, checkpoint_dir)
+    trained_fit = runs[0].get("fit", "contain")
+    if trained_fit != dataset.fit:
+        raise SystemExit(f"the members were trained on inputs prepared with fit {trained_fit}, but {args.cache} holds fit {dataset.fit}: "
+                         f"export with the cache they were trained on, or the card would name the wrong preparation")
+    # The split the members were trained on, which --export-only need not repeat on its command line.
+    trained = runs[0]["settings"]
+    split = split_writers(dataset, trained["seed"], trained.get("validation_writers", "10,6"))
     validation_results = evaluate(model, dataset, split, "validation")
     errors = {rule: validation_error(validation_results, rule) for rule in RULES}
     rule = min(errors, key=errors.get)

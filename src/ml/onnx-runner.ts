@@ -29,7 +29,7 @@ export type ModelKey = 'digits' | 'signatures';
 /** How each model's input is made from an uploaded file (the functions named in the model cards). */
 const preparers: Record<ModelKey, (bytes: Uint8Array, options: DecodeOptions, spec: ModelSpec) => Promise<Float32Array>> = {
   digits: prepareDigit,
-  signatures: (bytes, options, spec) => prepareSignature(bytes, { ...options, fit: spec.signatureFit ?? 'contain' }),
+  signatures: (bytes, options, spec) => prepareSignature(bytes, { ...options, fit: spec.signatureFit }),
 };
 
 /** Prepares every file for one model version; when several are refused, the error is the first refused file's, in order. */
@@ -96,16 +96,9 @@ export function modelSpec<Key extends string>(key: Key, file: ModelFile<AnyModel
     inputName: file.card.input.name,
     outputName: file.card.output.name,
     sampleShape: sampleShapeOf(file.card, file.displayPath),
-    ...(key === 'signatures' ? { signatureFit: signatureFitIn(file) } : {}),
+    // checkModelCard has refused an unknown fit before any signature card gets here.
+    ...(key === 'signatures' ? { signatureFit: signatureFitOf(file.card) } : {}),
   };
-}
-
-function signatureFitIn(file: ModelFile<AnyModelCard>): SignatureFit {
-  try {
-    return signatureFitOf(file.card);
-  } catch (error) {
-    throw new ModelLoadError(file.displayPath, `The card of ${file.displayPath}: ${(error as Error).message}`);
-  }
 }
 
 function sampleShapeOf(card: AnyModelCard, displayPath: string): number[] {

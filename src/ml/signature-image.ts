@@ -25,14 +25,17 @@ const FULL_INK_PERCENTILE = 0.05;
  * 'sqrt-aspect' keeps the square root of the aspect ratio. A model trained on either can be uploaded as a version
  * and is then prepared as its card says (models/README.md has what each gave).
  */
-export type SignatureFit = 'contain' | 'fill' | 'sqrt-aspect';
+export const SIGNATURE_FITS = ['contain', 'fill', 'sqrt-aspect'] as const;
+export type SignatureFit = (typeof SIGNATURE_FITS)[number];
+
+export const isSignatureFit = (value: unknown): value is SignatureFit => SIGNATURE_FITS.includes(value as SignatureFit);
 
 /** The fit a signature model card asks for; cards from before the field existed were trained on 'contain'. */
 export function signatureFitOf(card: { readonly [field: string]: unknown }): SignatureFit {
   const fit = (card['preprocessing'] as { fit?: unknown } | undefined)?.fit;
   if (fit === undefined) return 'contain';
-  if (fit === 'contain' || fit === 'fill' || fit === 'sqrt-aspect') return fit;
-  throw new RangeError(`preprocessing.fit must be "contain", "fill" or "sqrt-aspect", got ${JSON.stringify(fit)}.`);
+  if (isSignatureFit(fit)) return fit;
+  throw new RangeError(`preprocessing.fit must be one of ${SIGNATURE_FITS.map((name) => `"${name}"`).join(', ')}, got ${JSON.stringify(fit)}.`);
 }
 
 /** Decodes an uploaded image and brings it to the model's input: 40,000 floats, 1x200x200, paper 0, ink up to 1. */

@@ -57,7 +57,8 @@ export function scoringRuleOf(card: { readonly [field: string]: unknown }): Scor
   return rule as ScoringRule;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** The cosine similarity of two L2-normalised embeddings. */
+export function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
   return sum;
