@@ -64,6 +64,10 @@ def parse_args():
     parser.add_argument("--extra-data", default=None,
                         help="extra training digits: records of 785 bytes (label 0-9, then 28x28 ink 0-255 row-major, "
                              "ink bright), as the app's prepareDigit gives them")
+    parser.add_argument("--production-copies", default=None,
+                        help="the 60,000 MNIST training images rendered as users send digits and prepared by prepareDigit "
+                             "(prepare-mnist-train.ts writes them, in MNIST order): the copies of the training split's images "
+                             "are added to the training set, those of the validation images left out")
     parser.add_argument("--out", default=None,
                         help="write digits.onnx, digits.json and the checkpoint in this folder instead of models/")
     parser.add_argument("--progress", action="store_true",
@@ -473,6 +477,7 @@ def train(args, member, train_x, train_y, val_x, val_y):
 def write_run_log(args, member, run):
     run.update({"epochs": args.epochs, "threads": args.threads, "seed": member_seed(args, member), "max_lr": args.max_lr,
                 "flag_ones": args.flag_ones, "flag_length": args.flag_length, "flag_angle": args.flag_angle, "elastic_sd": args.elastic_sd, "reprepare": args.reprepare, "label_smoothing": args.label_smoothing,
+                "production_copies": bool(args.production_copies),
                 "thin_strokes": args.thin_strokes, "width": args.width, "deskew": args.deskew,
                 "batch_size": BATCH_SIZE, "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
     with open(os.path.join(member_cache_dir(args, member), "run.json"), "w") as f:
@@ -634,6 +639,12 @@ def main():
     if args.limit_train:
         train_index = train_index[:args.limit_train]
     train_x, train_y = images[train_index], labels[train_index]
+    if args.production_copies:
+        copies_x, copies_y = read_extra_data(args.production_copies)
+        if len(copies_x) != len(images) or not torch.equal(copies_y, labels):
+            raise SystemExit(f"{args.production_copies} is not the {len(images)} MNIST training images in order (prepare-mnist-train.ts)")
+        train_x, train_y = torch.cat([train_x, copies_x[train_index]]), torch.cat([train_y, copies_y[train_index]])
+        print(f"production copies: {len(train_index)} images from {args.production_copies}", flush=True)
     if args.extra_data:
         extra_x, extra_y = read_extra_data(args.extra_data)
         train_x, train_y = torch.cat([train_x, extra_x]), torch.cat([train_y, extra_y])

@@ -18,10 +18,12 @@ const MIN_COMPONENT_SHARE = 0.05;
 /** Background is estimated per block of a BACKGROUND_GRID x BACKGROUND_GRID grid to follow uneven lighting in photos. */
 const BACKGROUND_GRID = 4;
 
+/** The model's input back as 784 ink levels 0-255 (ink bright, not normalised): what train_digits.py reads for extra digits. */
+export const digitInputLevels = (input: Float32Array): Uint8Array => Uint8Array.from(input, (v) => Math.round(clamp(v * DIGIT_STD + DIGIT_MEAN, 0, 1) * 255));
+
 /** The model's input as a picture, as the model sees it (ink bright on black): a 28x28 grey PNG, to show users why a digit was read as it was. */
 export function digitInputPng(input: Float32Array): Buffer {
-  const levels = Uint8Array.from(input, (v) => Math.round(clamp(v * DIGIT_STD + DIGIT_MEAN, 0, 1) * 255));
-  return encodeGrayPng({ data: levels, width: DIGIT_SIDE, height: DIGIT_SIDE });
+  return encodeGrayPng({ data: digitInputLevels(input), width: DIGIT_SIDE, height: DIGIT_SIDE });
 }
 
 /** Decodes an uploaded image and brings it to the model's input: 784 floats, 1x28x28, MNIST-normalised. */

@@ -15,7 +15,7 @@ export const MODEL_KEYS: readonly ModelKey[] = ['digits', 'signatures'];
 
 export { ImageInputError, decodeToGray, sniffImageType, type ImageRejection, type GrayImage } from './image-input.js';
 export { ModelLoadError, type ModelCard };
-export { prepareDigit, prepareDigitFromGray, digitInputPng } from './digit-image.js';
+export { prepareDigit, prepareDigitFromGray, digitInputLevels, digitInputPng } from './digit-image.js';
 export { prepareSignature, prepareSignatureFromGray, inkMapToPng, signatureFitOf, type SignatureFit } from './signature-image.js';
 export { cropImage, CropError, MIN_CROP_SIDE, type CropRect } from './image-crop.js';
 export { scoreSignature, scoringRuleOf, type ScoringRule, type SignatureScore } from './signature-score.js';

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { loadDigitModel, type DigitModel } from '../../ml/index.js';
+import { digitInputLevels, loadDigitModel, type DigitModel } from '../../ml/index.js';
 import { NotFoundError, ServiceUnavailableError, ValidationError } from '../../http/errors.js';
 import type { LabelledImagesReader } from '../datasets/index.js';
 import type { TrainingCorrectionsReader } from '../digits/index.js';
@@ -16,8 +16,6 @@ import type { VersionCatalogue } from './evaluation.service.js';
 export const TRAINING_PACKAGES = ['python3-torch', 'python3-torchvision', 'python3-onnx'];
 /** Every 5th correction (by id) is kept out of training, to measure the new version on digits it has not seen. */
 const HOLD_OUT_EVERY = 5;
-const MNIST_MEAN = 0.1307;
-const MNIST_STD = 0.3081;
 const BATCH = 32;
 
 export const trainingSettingsSchema = z.object({
@@ -67,7 +65,7 @@ export interface Availability {
 function record(label: number, input: Float32Array): Buffer {
   const bytes = Buffer.alloc(785);
   bytes[0] = label;
-  for (let i = 0; i < 784; i++) bytes[i + 1] = Math.max(0, Math.min(255, Math.round((input[i]! * MNIST_STD + MNIST_MEAN) * 255)));
+  bytes.set(digitInputLevels(input), 1);
   return bytes;
 }
 

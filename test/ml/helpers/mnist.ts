@@ -17,10 +17,13 @@ export function mnistTestFilesPresent(datasetsDir: string): boolean {
 }
 
 /** Reads the 10,000 MNIST test images and labels from the IDX files in <datasetsDir>/mnist. */
-export function readMnistTest(datasetsDir: string): MnistSet {
+export const readMnistTest = (datasetsDir: string): MnistSet => readMnist(datasetsDir, 't10k');
+
+/** Reads one part of MNIST (`train`: 60,000 images, `t10k`: the 10,000 test images) from <datasetsDir>/mnist. */
+export function readMnist(datasetsDir: string, part: 'train' | 't10k'): MnistSet {
   const read = (name: string) => gunzipSync(readFileSync(path.join(datasetsDir, 'mnist', name)));
-  const images = read('t10k-images-idx3-ubyte.gz');
-  const labels = read('t10k-labels-idx1-ubyte.gz');
+  const images = read(`${part}-images-idx3-ubyte.gz`);
+  const labels = read(`${part}-labels-idx1-ubyte.gz`);
   if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049) throw new Error('not MNIST IDX files');
   const count = images.readUInt32BE(4);
   return { images: images.subarray(16, 16 + count * 784), labels: labels.subarray(8, 8 + count), count };
