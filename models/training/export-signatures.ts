@@ -15,7 +15,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ImageInputError } from '../../src/ml/image-input.js';
-import { isSignatureFit, prepareSignature, SIGNATURE_FITS, SIGNATURE_SIDE, type SignatureFit } from '../../src/ml/signature-image.js';
+import { isSingleSignatureFit, prepareSignature, SIGNATURE_SIDE, SINGLE_SIGNATURE_FITS, type SingleFit } from '../../src/ml/signature-image.js';
 
 const SETS = ['bhsig260-bengali', 'sigcomp2011-dutch'] as const;
 const KINDS = ['genuine', 'forged'] as const;
@@ -31,15 +31,16 @@ interface CachedImage {
   sha256: string;
 }
 
-function parseArguments(argv: string[]): { dataDir: string; cacheDir: string; fit: SignatureFit } {
+function parseArguments(argv: string[]): { dataDir: string; cacheDir: string; fit: SingleFit } {
   let dataDir = '../shared/datasets';
   let cacheDir = 'models/training/.cache';
-  let fit: SignatureFit = 'contain';
+  let fit: SingleFit = 'contain';
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--cache') cacheDir = argv[++i] ?? cacheDir;
     else if (argv[i] === '--fit') {
       const value = argv[++i];
-      if (!isSignatureFit(value)) throw new Error(`--fit takes ${SIGNATURE_FITS.join(', ')}; got ${value}`);
+      // A cache holds one channel per image; a two-fit model is trained on two caches (train-signatures.sh).
+      if (!isSingleSignatureFit(value)) throw new Error(`--fit takes ${SINGLE_SIGNATURE_FITS.join(', ')}; got ${value}`);
       fit = value;
     } else dataDir = argv[i]!;
   }

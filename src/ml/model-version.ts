@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath, ModelLoadError, modelCardSchema, readModelFile, type ModelCard, type ModelFile } from './model-file.js';
 import { createWorkerPoolRunner, modelSpec, type ModelKey } from './onnx-runner.js';
-import { signatureFitOf } from './signature-image.js';
+import { SIGNATURE_SIDE, signatureChannels, signatureFitOf } from './signature-image.js';
 import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
 import { scoringRuleOf } from './signature-score.js';
 
@@ -28,14 +28,15 @@ export class ModelCheckError extends ModelLoadError {
   }
 }
 
+/** The width of one output row: digits ten probabilities; signatures any embedding size (models/signatures.json: 512). */
+const OUTPUT_WIDTH: Record<ModelKey, number | null> = { digits: 10, signatures: null };
+
 /**
- * What the app's image preparation gives each model (prepareDigit: 1x28x28; prepareSignature: 1x200x200) and the
- * width of one output row (digits: ten probabilities; signatures: any embedding size, models/signatures.json: 256).
+ * What the app's image preparation gives each model for one image: prepareDigit 1x28x28; prepareSignature one
+ * 200x200 channel per fit the card names (signatureChannels: 2x200x200 for 'contain+fill').
  */
-const SHAPES: Record<ModelKey, { sample: number[]; outputWidth: number | null }> = {
-  digits: { sample: [1, 28, 28], outputWidth: 10 },
-  signatures: { sample: [1, 200, 200], outputWidth: null },
-};
+const sampleShape = (key: ModelKey, card: ModelCard): number[] =>
+  key === 'signatures' ? [signatureChannels(signatureFitOf(card)), SIGNATURE_SIDE, SIGNATURE_SIDE] : [1, 28, 28];
 
 export interface DecisionRules {
   band: InconclusiveBand | null;
@@ -87,7 +88,7 @@ export function checkModelCard(
       }
     }
   }
-  const expected = SHAPES[key];
+  const expected = { sample: sampleShape(key, checked), outputWidth: OUTPUT_WIDTH[key] };
   const [, ...sample] = checked.input.shape;
   if (!sameShape(sample, expected.sample)) {
     throw new ModelCheckError(
@@ -165,7 +166,7 @@ export async function checkModelVersion(key: ModelKey, dir: string): Promise<Mod
     throw new ModelCheckError('inference', displayPath(modelFile), (error as Error).message, { cause: error });
   }
   try {
-    const size = SHAPES[key].sample.reduce((a, b) => a * b, 1);
+    const size = sampleShape(key, card).reduce((a, b) => a * b, 1);
     const { value: rows } = await runner.run(key, [generatedInput(size, 1), generatedInput(size, 2)]);
     const width = card.output.shape[1] as number;
     if (rows.length !== 2 || rows.some((row) => row.length !== width)) {

@@ -22,13 +22,23 @@ const FULL_INK_PERCENTILE = 0.05;
  * How the cropped ink becomes 200x200 (the card's preprocessing.fit). 'contain' keeps the aspect ratio and pads, so a
  * 1000x250 signature becomes a 200x50 strip with strokes about a pixel wide: what 1.0.0 and 2.0.0 were trained on (their
  * cards name no fit). 'fill' stretches each axis on its own, so a wide signature keeps 200 rows of detail;
- * 'sqrt-aspect' keeps the square root of the aspect ratio. A model trained on either can be uploaded as a version
- * and is then prepared as its card says (models/README.md has what each gave).
+ * 'sqrt-aspect' keeps the square root of the aspect ratio. 'contain+fill' (3.0.0) gives both 'contain' and 'fill' as two
+ * channels: networks reading the first keep a signature's proportions, those reading the second its detail. A model
+ * trained on any of them can be uploaded as a version and is then prepared as its card says (models/README.md has
+ * what each gave).
  */
-export const SIGNATURE_FITS = ['contain', 'fill', 'sqrt-aspect'] as const;
+export const SINGLE_SIGNATURE_FITS = ['contain', 'fill', 'sqrt-aspect'] as const;
+export const SIGNATURE_FITS = [...SINGLE_SIGNATURE_FITS, 'contain+fill'] as const;
 export type SignatureFit = (typeof SIGNATURE_FITS)[number];
+export type SingleFit = (typeof SINGLE_SIGNATURE_FITS)[number];
+
+/** The fits whose channels make up a fit's input, in channel order. */
+const channelFits = (fit: SignatureFit): SingleFit[] => fit.split('+') as SingleFit[];
+/** How many 200x200 channels a fit's input has (the model card's input shape is [N, channels, 200, 200]). */
+export const signatureChannels = (fit: SignatureFit): number => channelFits(fit).length;
 
 export const isSignatureFit = (value: unknown): value is SignatureFit => SIGNATURE_FITS.includes(value as SignatureFit);
+export const isSingleSignatureFit = (value: unknown): value is SingleFit => SINGLE_SIGNATURE_FITS.includes(value as SingleFit);
 
 /** The fit a signature model card asks for; cards from before the field existed were trained on 'contain'. */
 export function signatureFitOf(card: { readonly [field: string]: unknown }): SignatureFit {
@@ -38,7 +48,7 @@ export function signatureFitOf(card: { readonly [field: string]: unknown }): Sig
   throw new RangeError(`preprocessing.fit must be one of ${SIGNATURE_FITS.map((name) => `"${name}"`).join(', ')}, got ${JSON.stringify(fit)}.`);
 }
 
-/** Decodes an uploaded image and brings it to the model's input: 40,000 floats, 1x200x200, paper 0, ink up to 1. */
+/** Decodes an uploaded image and brings it to the model's input: 40,000 floats per channel, Cx200x200, paper 0, ink up to 1. */
 export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions & { fit?: SignatureFit }): Promise<Float32Array> {
   return prepareSignatureFromGray(await decodeToGray(bytes, options), options.fit);
 }
@@ -58,6 +68,7 @@ export async function prepareSignature(bytes: Uint8Array, options: DecodeOptions
  *  6. quantise to 8 bits, resize to 200x200 (sharp, lanczos3): with fit 'fill' each axis stretched on its own; with
  *     'sqrt-aspect' into a frame whose longer side is 200 and whose aspect ratio is the square root of the crop's
  *     (4:1 becomes 2:1), centred, padded with 0; with 'contain' keeping the aspect ratio, centred, padded with 0;
+ *     with 'contain+fill' both of those, one after the other (two channels);
  *  7. divide by 255.
  * Throws ImageInputError('no_ink') when nothing that looks like writing is found.
  */
@@ -65,6 +76,18 @@ export async function prepareSignatureFromGray(image: GrayImage, fit: SignatureF
   const working = evenOutLight(await shrinkAndBlur(image));
   const threshold = inkThreshold(working);
   const { strength, box } = inkStrengthAndBox(working, threshold);
+  const fits = channelFits(fit);
+  const channels = await Promise.all(fits.map((single) => fitInk(strength, working, box, single)));
+  const plane = SIGNATURE_SIDE * SIGNATURE_SIDE;
+  const input = new Float32Array(fits.length * plane);
+  channels.forEach((fitted, channel) => {
+    for (let i = 0; i < plane; i++) input[channel * plane + i] = fitted[i]! / 255;
+  });
+  return input;
+}
+
+/** Step 6 for one fit: the cropped ink strength as 200x200 bytes. */
+async function fitInk(strength: Uint8Array, working: GrayImage, box: Box, fit: SingleFit): Promise<Buffer> {
   const side = SIGNATURE_SIDE;
   const cropped = sharp(strength, { raw: { width: working.width, height: working.height, channels: 1 } }).extract({
     left: box.left,
@@ -82,13 +105,7 @@ export async function prepareSignatureFromGray(image: GrayImage, fit: SignatureF
       background: { r: 0, g: 0, b: 0 },
     });
   } else cropped.resize(side, side, { fit, background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' });
-  const fitted = await cropped
-    .extractChannel(0)
-    .raw()
-    .toBuffer();
-  const input = new Float32Array(side * side);
-  for (let i = 0; i < input.length; i++) input[i] = fitted[i]! / 255;
-  return input;
+  return cropped.extractChannel(0).raw().toBuffer();
 }
 
 /** The frame 'sqrt-aspect' fits a width x height crop into: its longer side 200, its aspect ratio the square root of the crop's. */
@@ -100,14 +117,16 @@ export function sqrtAspectFrame(width: number, height: number): { width: number;
 
 /**
  * An ink map as prepareSignature returns it, as a 200x200 8-bit greyscale PNG (ink light on black, as the model sees
- * it). Encoded here with zlib (0.4 ms, about 1.4 KB) rather than by sharp (1.9 ms and 2.7 KB, most of it the trip
- * through libvips).
+ * it); of a two-channel input, the first channel (for 'contain+fill' the ink with its proportions kept, the one a
+ * user can judge a crop by). Encoded here with zlib (0.4 ms, about 1.4 KB) rather than by sharp (1.9 ms and 2.7 KB,
+ * most of it the trip through libvips).
  */
 export function inkMapToPng(inkMap: Float32Array): Buffer {
   const side = SIGNATURE_SIDE;
-  if (inkMap.length !== side * side) throw new RangeError(`An ink map has ${side * side} values, got ${inkMap.length}.`);
-  const levels = Buffer.alloc(inkMap.length);
-  for (let i = 0; i < inkMap.length; i++) levels[i] = Math.round(255 * Math.min(1, Math.max(0, inkMap[i]!)));
+  const plane = side * side;
+  if (inkMap.length === 0 || inkMap.length % plane !== 0) throw new RangeError(`An ink map has ${plane} values per channel, got ${inkMap.length}.`);
+  const levels = Buffer.alloc(plane);
+  for (let i = 0; i < plane; i++) levels[i] = Math.round(255 * Math.min(1, Math.max(0, inkMap[i]!)));
   return encodeGrayPng({ data: levels, width: side, height: side });
 }
 

@@ -125,6 +125,13 @@ describe('model versions', () => {
         'card_incomplete',
         /card check.*scoring rule/,
       ],
+      [
+        'a signature card asks for two fits ("contain+fill") but takes one input channel',
+        () => ['signatures', SIGNATURE_ONNX, json({ ...SIGNATURE_CARD, version: '0.0.3-test', scoring: { rule: 'normalised-mean' }, preprocessing: { fit: 'contain+fill' } })],
+        422,
+        'shapes_mismatch',
+        /shapes check.*\[N, 2, 200, 200\]/,
+      ],
       ['the version has a slash', () => ['digits', REAL_ONNX, json(digitsCard('../../etc', REAL_ONNX))], 422, 'card_incomplete', /card check.*version/],
       ['the output has 9 classes', () => ['digits', REAL_ONNX, json(digitsCard('2.0.1', REAL_ONNX, { output: { name: 'probabilities', shape: ['N', 9] } }))], 422, 'shapes_mismatch', /shapes check.*\[N, 10\]/],
       [

@@ -165,6 +165,17 @@ describe('prepareSignature', () => {
     assert.ok(Math.abs(ratio - 4) < 0.4, `aspect ratio ${ratio}`);
   });
 
+  it('when the fit is "contain+fill" (3.0.0), then the input is two 200x200 channels: exactly the "contain" input, then exactly the "fill" one', async () => {
+    const image = canvas(900, 400, 255);
+    drawSignature(image, { left: 100, top: 100, width: 640, height: 160 }, 0, 4);
+    const bytes = await png(image);
+    const both = await prepareSignature(bytes, { ...LIMITS, fit: 'contain+fill' });
+    const plane = SIGNATURE_SIDE * SIGNATURE_SIDE;
+    assert.equal(both.length, 2 * plane);
+    assert.deepEqual(both.subarray(0, plane), await prepareSignature(bytes, { ...LIMITS, fit: 'contain' }));
+    assert.deepEqual(both.subarray(plane), await prepareSignature(bytes, { ...LIMITS, fit: 'fill' }));
+  });
+
   it('when the fit is "sqrt-aspect", then a 4:1 signature fills a centred 2:1 frame (the square root of its aspect ratio), and a tall one a 1:2 frame', async () => {
     assert.deepEqual(sqrtAspectFrame(800, 200), { width: SIGNATURE_SIDE, height: SIGNATURE_SIDE / 2 });
     assert.deepEqual(sqrtAspectFrame(100, 400), { width: SIGNATURE_SIDE / 2, height: SIGNATURE_SIDE });
@@ -180,6 +191,7 @@ describe('prepareSignature', () => {
   it('when a card names its fit, then that is the preparation; a card from before the field (2.0.0) gets "contain", and an unknown fit is refused', () => {
     assert.equal(signatureFitOf({ preprocessing: { fit: 'fill' } }), 'fill');
     assert.equal(signatureFitOf({ preprocessing: { fit: 'sqrt-aspect' } }), 'sqrt-aspect');
+    assert.equal(signatureFitOf({ preprocessing: { fit: 'contain+fill' } }), 'contain+fill');
     assert.equal(signatureFitOf({ preprocessing: { steps: [] } }), 'contain');
     assert.equal(signatureFitOf({}), 'contain');
     assert.throws(() => signatureFitOf({ preprocessing: { fit: 'cover' } }), /preprocessing.fit/);
@@ -238,5 +250,14 @@ describe('inkMapToPng', () => {
     assert.deepEqual([width, height, channels], [SIGNATURE_SIDE, SIGNATURE_SIDE, 1]);
     const data = await sharp(encoded).extractChannel(0).raw().toBuffer();
     assert.deepEqual([...data], Array.from(inkMap, (v) => Math.round(255 * v)));
+  });
+
+  it('when the ink map has two channels ("contain+fill"), then the PNG shows the first, the ink with its proportions kept', async () => {
+    const image = canvas(600, 200, 255);
+    drawSignature(image, { left: 50, top: 40, width: 500, height: 120 }, 60);
+    const bytes = await png(image);
+    const both = await prepareSignature(bytes, { ...LIMITS, fit: 'contain+fill' });
+    assert.deepEqual(inkMapToPng(both), inkMapToPng(await prepareSignature(bytes, { ...LIMITS, fit: 'contain' })));
+    assert.throws(() => inkMapToPng(new Float32Array(100)), /values per channel/);
   });
 });
