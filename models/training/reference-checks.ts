@@ -9,7 +9,7 @@
  *     and the first genuine file of every other writer of the same part scored against the 5 (should fall below it).
  *
  *   npx tsx models/training/reference-checks.ts [data folder, default ../shared/datasets] [--models dir]
- *       [--near-duplicate 0.99 --outlier -0.2 --write]
+ *       [--near-duplicate 0.99 --outlier=-0.2 --write]   (a negative value needs the "=")
  *
  * Prints the figures; --write puts the given limits and the figures into the card's reference_checks (the .onnx file
  * and its sha256 are not touched). About 3 minutes on the 2-core dev box.

@@ -3,6 +3,7 @@
 Usage (from the project root):
     npx tsx models/training/export-signatures.ts ../shared/datasets      # the preprocessed cache, once
     /usr/bin/python3 models/training/train_signatures.py --data ../shared/datasets --steps 800 --members 2 --jobs 2
+    npm run train:signatures                                             # 3.0.0: both fits, see train-signatures.sh
 
 The training images are the cache written by export-signatures.ts, i.e. the output of the production function
 prepareSignature (src/ml/signature-image.ts), so training and serving see identical inputs. If the cache is missing
@@ -15,6 +16,10 @@ negatives include the writer's own skilled forgeries, for a fixed number of step
 go to models/training/.cache/signatures/member-<i>/. The exported model concatenates the members' embeddings. The
 scoring rule and the decision threshold are chosen on the validation writers; the held-out writers are only used for
 the figures in the card.
+
+With --pair-with, the members in --checkpoints (trained on --cache's fit) are exported together with those in
+--pair-with (trained on --pair-cache's fit): the model then takes the image prepared both ways as two channels
+(3.0.0: 'contain+fill'), and its embedding is the two ensembles' side by side.
 """
 
 import argparse
@@ -62,6 +67,10 @@ FITS = {
                            "a cue against random forgeries"},
     "sqrt-aspect": {"step": "into a centred frame whose longer side is 200 and whose aspect ratio is the square root of the crop's (4:1 becomes 2:1), padded with 0",
                     "limitation": "a wide signature is fitted into a frame with the square root of its aspect ratio (fit 'sqrt-aspect'), keeping some rows of detail and some of its proportions"},
+    "contain+fill": {"step": "twice, as two channels: channel 0 keeping the aspect ratio, centred, padded with 0 ('contain'); channel 1 each axis "
+                             "stretched on its own ('fill'), so a wide signature keeps 200 rows of detail there",
+                     "limitation": "the 'contain' channel keeps a wide signature's proportions (a cue against random forgeries) "
+                                   "in a 200x50 strip with strokes about 1 px wide, the 'fill' channel keeps 200 rows of detail but not the proportions"},
 }
 AUGMENTATIONS = {
     "light": "rotation +-5 deg, shear +-0.15, scale 0.85-1.02, shift +-5%; 25% thicker strokes (3x3 max filter); ink gamma 0.7-1.4",
@@ -107,7 +116,12 @@ def parse_args():
                              "(elastic distortion, thinner strokes, broken strokes, wider slant)")
     parser.add_argument("--writers-per-batch", type=int, choices=(4, 8, 16), default=8,
                         help="writers in each batch of 64 (each with as many genuine as forged images); more writers give the triplet loss harder negatives from other writers")
-    parser.add_argument("--version", default="2.0.0")
+    parser.add_argument("--pair-with", metavar="CHECKPOINTS",
+                        help="with --export-only: export these members (trained on --pair-cache, same split and --members) beside those of "
+                             "--checkpoints, as a model that takes both fits as two channels")
+    parser.add_argument("--pair-cache", default=os.path.join(DEFAULT_CACHE, "fill"),
+                        help="the cache the --pair-with members were trained on (default: training/.cache/fill)")
+    parser.add_argument("--version", default="3.0.0")
     return parser.parse_args()
 
 
@@ -146,6 +160,21 @@ class Dataset:
 
     def batch(self, indices):
         return self.images[indices].float().div_(255.0)
+
+
+class PairedDataset:
+    """Two caches of the same files prepared with two fits, read as one image of two channels (the 'contain+fill' input)."""
+
+    def __init__(self, first, second):
+        key = lambda entry: (entry["set"], entry["writer"], entry["kind"], entry["file"])
+        if [key(e) for e in first.entries] != [key(e) for e in second.entries]:
+            raise SystemExit("the two caches hold different files; make both with export-signatures.ts from the same --data")
+        self.first, self.second = first, second
+        self.entries, self.by_writer, self.writers = first.entries, first.by_writer, first.writers
+        self.fit = f"{first.fit}+{second.fit}"
+
+    def batch(self, indices):
+        return torch.cat([self.first.batch(indices), self.second.batch(indices)], dim=1)
 
 
 def split_writers(dataset, seed, validation_writers):
@@ -465,6 +494,18 @@ class Ensemble(nn.Module):
         return torch.cat([member(image) for member in self.members], dim=1) / math.sqrt(len(self.members))
 
 
+class PairedEnsemble(nn.Module):
+    """Two ensembles, each reading its own channel of the input; their embeddings side by side, scaled by 1/sqrt(2), so
+    that a dot product is the mean of the two ensembles' (equal-sized: of all members') cosine similarities."""
+
+    def __init__(self, first, second):
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, image):
+        return torch.cat([self.first(image[:, :1]), self.second(image[:, 1:])], dim=1) / math.sqrt(2)
+
+
 def load_members(args, checkpoint_dir):
     members, runs = [], []
     for member in range(args.members):
@@ -480,9 +521,9 @@ def load_members(args, checkpoint_dir):
 
 # ---------------------------------------------------------------- export
 
-def export_onnx(model, path):
+def export_onnx(model, path, channels):
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, 1, SIDE, SIDE), path, input_names=["image"], output_names=["embedding"],
+    torch.onnx.export(model, torch.zeros(1, channels, SIDE, SIDE), path, input_names=["image"], output_names=["embedding"],
                       dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"}}, opset_version=OPSET)
     import onnx
     onnx.checker.check_model(onnx.load(path))
@@ -503,8 +544,8 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         "created": datetime.date.today().isoformat(),
         "framework": f"PyTorch {torch.__version__}, exported to ONNX opset {OPSET}",
         "task": "Offline signature verification: embeds a signature image so that signatures of the same writer lie close together and skilled forgeries of it do not.",
-        "input": {"name": "image", "shape": ["N", 1, SIDE, SIDE], "dtype": "float32",
-                  "meaning": "ink map: paper 0, ink up to 1, as prepareSignature returns it"},
+        "input": {"name": "image", "shape": ["N", len(fit.split("+")), SIDE, SIDE], "dtype": "float32",
+                  "meaning": "ink map: paper 0, ink up to 1, as prepareSignature returns it" + (" (one channel per fit)" if "+" in fit else "")},
         "output": {"name": "embedding", "shape": ["N", embedding_size],
                    "meaning": f"L2-normalised embedding (normalised inside the graph): the {EMBEDDING}-d embeddings of {members} networks side by side, "
                               f"each L2-normalised and divided by sqrt({members}); compare two with a dot product (= the mean of the networks' cosine similarities)"},
@@ -547,7 +588,10 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         },
         "split": split | {"method": f"per set: seeded permutation (seed {settings['seed']} + set number) of the sorted writer list; first writers held out for test, next for validation, rest for training"},
         "training": {
-            "architecture": f"an ensemble of {members} networks of the same architecture trained with different seeds, their embeddings concatenated; each: "
+            "architecture": f"an ensemble of {members} networks of the same architecture trained with different seeds, their embeddings concatenated"
+                            + (f" (members {', '.join(str(i) for i in range(members // 2))} trained on and reading the '{fit.split('+')[0]}' channel, "
+                               f"members {', '.join(str(i) for i in range(members // 2, members))} the '{fit.split('+')[1]}' channel)" if "+" in fit else "")
+                            + "; each: "
                             "conv5x5/2(32)-maxpool-conv3x3(64)-maxpool-conv3x3(128)-maxpool-conv3x3(256)-maxpool-conv3x3(256), each with batch norm and ReLU; "
                             + ("global average pool, linear 256->128" if settings["head"] == "average" else "1x1 conv to 64 channels keeping the 6x6 layout, dropout 0.3, linear 2304->128")
                             + ", L2 normalisation",
@@ -561,10 +605,12 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
             "member_seeds": [run["seed"] for run in runs],
             "steps": settings["steps"],
             "reproducibility": "a step budget and fixed seeds: rerunning the command with the same --threads gives bit-identical weights on the same PyTorch build",
-            "command": f"npm run train:signatures (= train_signatures.py --steps {settings['steps']} --members {members} --threads {settings['threads']})",
+            "command": ("npm run train:signatures (= models/training/train-signatures.sh: both caches, each fit's members with train_signatures.py "
+                        f"--steps {settings['steps']} --members {members // 2} --threads {settings['threads']}, then --export-only --pair-with)" if "+" in fit else
+                        f"train_signatures.py --steps {settings['steps']} --members {members} --threads {settings['threads']}"),
             "seconds_per_member": [run["seconds"] for run in runs],
             "machine": f"2-core CPU, no GPU ({platform.processor() or platform.machine()}), torch threads {settings['threads']} per network",
-            "history": {f"member-{run['member']}": run["history"] for run in runs},
+            "history": {f"member-{i}": run["history"] for i, run in enumerate(runs)},
             "selection": args.selection,
         },
         "evaluation": {
@@ -593,8 +639,9 @@ def write_card(args, split, runs, rule, threshold, validation, test, file_info, 
         "pretraining on larger signature corpora (GPDS, CEDAR, the Hindi part of BHSig260) and then fine-tuning is the standard way to the published figures.",
         f"Each network saw {settings['steps']} steps of 64 images (about {round(sum(r['seconds'] for r in runs) / 60 / members)} minutes on one thread of a 2-core CPU); "
         "the training loss keeps falling while the validation EER levels off.",
-        "The input is 200x200: " + FITS[fit]["limitation"],
-        f"The exported model averages {members} networks trained alike from different seeds; it costs {members}x the inference time of one network (bench/README.md).",
+        ("The input is two 200x200 channels: " if "+" in fit else "The input is 200x200: ") + FITS[fit]["limitation"],
+        (f"The exported model averages {members} networks, {members // 2} trained on each of the two fits from different seeds; it costs {members}x the inference time of one network and prepares each image twice (bench/README.md)."
+         if "+" in fit else f"The exported model averages {members} networks trained alike from different seeds; it costs {members}x the inference time of one network (bench/README.md)."),
         "Writer-dependent refinements on top of the embedding (a per-writer classifier, cohort normalisation) were measured on 2.0.0's validation writers and did not help with K = 5 references (models/README.md).",
         f"The rule and threshold were chosen on {sum(validation_writers.values())} validation writers; FAR/FRR at the shipped threshold on new writers can still differ from the card by several points.",
         "Both training sets are scans of signatures on paper. A phone photo's uneven light is evened out before the ink is found (src/ml/paper-light.ts; evaluation.photographed_questioned measures synthetic photos), "
@@ -630,6 +677,13 @@ def train_members(args, checkpoint_dir):
                 raise SystemExit(f"training a member failed: {' '.join(process.args)}")
 
 
+def check_fit(runs, dataset, cache):
+    trained_fit = runs[0].get("fit", "contain")
+    if trained_fit != dataset.fit:
+        raise SystemExit(f"the members were trained on inputs prepared with fit {trained_fit}, but {cache} holds fit {dataset.fit}: "
+                         f"export with the cache they were trained on, or the card would name the wrong preparation")
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -645,10 +699,14 @@ def main():
     if not args.export_only:
         train_members(args, checkpoint_dir)
     model, runs = load_members(args, checkpoint_dir)
-    trained_fit = runs[0].get("fit", "contain")
-    if trained_fit != dataset.fit:
-        raise SystemExit(f"the members were trained on inputs prepared with fit {trained_fit}, but {args.cache} holds fit {dataset.fit}: "
-                         f"export with the cache they were trained on, or the card would name the wrong preparation")
+    check_fit(runs, dataset, args.cache)
+    if args.pair_with:
+        pair_dataset = Dataset(args.pair_cache, args.data)
+        pair_model, pair_runs = load_members(args, args.pair_with)
+        check_fit(pair_runs, pair_dataset, args.pair_cache)
+        if any(run["settings"]["validation_writers"] != runs[0]["settings"]["validation_writers"] or run["settings"]["seed"] != runs[0]["settings"]["seed"] for run in pair_runs):
+            raise SystemExit(f"the members in {args.pair_with} were trained on another split than those in {checkpoint_dir}")
+        dataset, model, runs = PairedDataset(dataset, pair_dataset), PairedEnsemble(model, pair_model), runs + pair_runs
     # The split the members were trained on, which --export-only need not repeat on its command line.
     trained = runs[0]["settings"]
     split = split_writers(dataset, trained["seed"], trained.get("validation_writers", "10,6"))
@@ -662,7 +720,7 @@ def main():
     test = report(test_results, rule, threshold)
     print("validation", json.dumps(validation))
     print("test", json.dumps(test))
-    file_info = export_onnx(model, os.path.join(MODELS_DIR, "signatures.onnx"))
+    file_info = export_onnx(model, os.path.join(MODELS_DIR, "signatures.onnx"), channels=len(dataset.fit.split("+")))
     parameters = sum(p.numel() for p in model.parameters())
     write_card(args, split, runs, rule, threshold, validation, test, file_info, parameters, len(dataset.entries), dataset.fit)
 

@@ -313,7 +313,7 @@ describe('closing', () => {
 
 describe('the shipped models', () => {
   const shippedCard = (name: string) =>
-    JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as { version: string; file: { sha256: string } };
+    JSON.parse(readFileSync(path.join(shippedModelsDir, `${name}.json`), 'utf8')) as { version: string; input: { shape: (number | string)[] }; file: { sha256: string } };
   const sha256Of = (name: string) => createHash('sha256').update(readFileSync(path.join(shippedModelsDir, `${name}.onnx`))).digest('hex');
 
   test('models/digits.onnx matches its card, loads and classifies', { skip: !hasShippedModel('digits') && 'models/digits.onnx is not there yet' }, async () => {
@@ -330,7 +330,9 @@ describe('the shipped models', () => {
     const model = await loadSignatureModel(shippedModelsDir, { workers: 1 });
     after(() => model.close());
     assert.equal(model.card.version, shippedCard('signatures').version);
-    const [embedding] = await model.embed([noiseImage(SIGNATURE_SIZE, 1)]);
+    // One 200x200 channel per fit the card names (3.0.0: two).
+    const [, ...sample] = shippedCard('signatures').input.shape as number[];
+    const [embedding] = await model.embed([noiseImage(sample.reduce((a, b) => a * b, 1), 1)]);
     assert.ok(Math.abs(Math.hypot(...embedding!) - 1) < 1e-4);
   });
 });
