@@ -13,7 +13,7 @@ import { loadDigitModel } from '../../src/ml/index.js';
 import { bearerFor, csrfToken, signIn, type Agent } from '../helpers/agent.js';
 import { createDataset, uploadTo } from '../helpers/datasets.js';
 import { drawnDigitPng, shippedDigitModels } from '../helpers/digits.js';
-import { shippedVersion } from '../helpers/ml-models.js';
+import { datasetsDir, shippedVersion } from '../helpers/ml-models.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 type Models = Awaited<ReturnType<typeof shippedDigitModels>>;
@@ -27,7 +27,7 @@ function torchMissing(): string | null {
     return '/usr/bin/python3 cannot import torch, torchvision and onnx (install python3-torch python3-torchvision python3-onnx)';
   }
 }
-const MNIST = path.resolve('../shared/datasets/mnist/train-images-idx3-ubyte.gz');
+const MNIST = path.join(datasetsDir, 'mnist/train-images-idx3-ubyte.gz');
 const skipTraining = torchMissing() ?? (existsSync(MNIST) ? null : `MNIST is not in ${path.dirname(MNIST)}`);
 if (skipTraining) console.log(`# training tests skipped: ${skipTraining}`);
 
@@ -56,7 +56,7 @@ describe('model jobs: evaluation and retraining (admins)', () => {
 
   before(async () => {
     models = await shippedDigitModels();
-    t = createTestApp({ ...models.deps, env: { TRAINING_THREADS: '1' } });
+    t = createTestApp({ ...models.deps, env: { TRAINING_THREADS: '1', TRAINING_DATA_DIR: datasetsDir } });
     const root = await t.createUser({ username: 'root', role: 'admin' });
     const aliceUser = await t.createUser({ username: 'alice' });
     admin = await bearerFor(t.app, root);
