@@ -1,7 +1,7 @@
 #!/bin/sh
 # Remakes the shipped signature model (3.0.0): two networks trained on the 'contain' inputs, two on the 'fill' inputs
 # (models/README.md, "Signatures 3.0.0"), exported as one model that reads both fits as two channels.
-#   sh models/training/train-signatures.sh [datasets folder, default ../shared/datasets]    # about 35 minutes on 2 cores
+#   sh models/training/train-signatures.sh [datasets folder, default ../shared/datasets]    # about 50 minutes on 2 cores
 set -eu
 DATA=${1:-../shared/datasets}
 CACHE=models/training/.cache

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { displayPath, ModelLoadError, modelCardSchema, readModelFile, type ModelCard, type ModelFile } from './model-file.js';
 import { createWorkerPoolRunner, modelSpec, type ModelKey } from './onnx-runner.js';
+import { DIGIT_SIDE } from './digit-image.js';
 import { SIGNATURE_SIDE, signatureChannels, signatureFitOf } from './signature-image.js';
 import { inconclusiveBandOf, referenceChecksOf, type InconclusiveBand, type ReferenceChecks } from './signature-decision.js';
 import { scoringRuleOf } from './signature-score.js';
@@ -36,7 +37,7 @@ const OUTPUT_WIDTH: Record<ModelKey, number | null> = { digits: 10, signatures: 
  * 200x200 channel per fit the card names (signatureChannels: 2x200x200 for 'contain+fill').
  */
 const sampleShape = (key: ModelKey, card: ModelCard): number[] =>
-  key === 'signatures' ? [signatureChannels(signatureFitOf(card)), SIGNATURE_SIDE, SIGNATURE_SIDE] : [1, 28, 28];
+  key === 'signatures' ? [signatureChannels(signatureFitOf(card)), SIGNATURE_SIDE, SIGNATURE_SIDE] : [1, DIGIT_SIDE, DIGIT_SIDE];
 
 export interface DecisionRules {
   band: InconclusiveBand | null;
@@ -88,18 +89,19 @@ export function checkModelCard(
       }
     }
   }
-  const expected = { sample: sampleShape(key, checked), outputWidth: OUTPUT_WIDTH[key] };
+  const expectedSample = sampleShape(key, checked);
   const [, ...sample] = checked.input.shape;
-  if (!sameShape(sample, expected.sample)) {
+  if (!sameShape(sample, expectedSample)) {
     throw new ModelCheckError(
       'shapes',
       where,
-      `${where} gives the input shape ${JSON.stringify(checked.input.shape)}; a ${key} model takes [N, ${expected.sample.join(', ')}] (what the app prepares from an image).`,
+      `${where} gives the input shape ${JSON.stringify(checked.input.shape)}; a ${key} model takes [N, ${expectedSample.join(', ')}] (what the app prepares from an image).`,
     );
   }
   const width = checked.output.shape[1];
-  if (typeof width !== 'number' || (expected.outputWidth !== null && width !== expected.outputWidth)) {
-    const wanted = expected.outputWidth === null ? 'N x (a number), one embedding per image' : `[N, ${expected.outputWidth}]`;
+  const expectedWidth = OUTPUT_WIDTH[key];
+  if (typeof width !== 'number' || (expectedWidth !== null && width !== expectedWidth)) {
+    const wanted = expectedWidth === null ? 'N x (a number), one embedding per image' : `[N, ${expectedWidth}]`;
     const classes = key === 'digits' && typeof width === 'number' ? ` (${String(width)} output classes; a digit model has 10)` : '';
     throw new ModelCheckError('shapes', where, `${where} gives the output shape ${JSON.stringify(checked.output.shape)}${classes}; a ${key} model answers ${wanted}.`);
   }
