@@ -179,7 +179,7 @@ export function createApp({ config, db, logger, sessionSecret, models, backgroun
   app.use(modelsWeb.pages);
   // Before the admin section: its last handler refuses every other /admin path.
   app.use('/admin/models', modelJobs.webRouter());
-  app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts }));
+  app.use('/admin', createAdminWebRouter({ db, accounts, registration, resets, usage: userUsage, probes: probes.counts, flushLog: () => requestLog.flush() }));
 
   app.use(notFound);
   app.use(errorHandler(logger, config.uploads.maxFileBytes));

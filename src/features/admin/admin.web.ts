@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { requireAdmin } from '../../http/auth.js';
 import type { AccountsService, PasswordResetsService, RegistrationService } from '../accounts/index.js';
 import type { ProbeCount } from '../health/index.js';
@@ -23,6 +23,8 @@ export interface AdminWebDeps {
   usage: readonly UserUsageSource[];
   /** The health checks' answers since start, shown apart from the statistics. */
   probes: () => ProbeCount[];
+  /** Writes the request log's pending rows (it writes in batches, about once a second). */
+  flushLog: () => void;
 }
 
 /**
@@ -30,10 +32,15 @@ export interface AdminWebDeps {
  * requireAdmin itself (so that the request log records the route's pattern even for refused requests);
  * the final use() keeps unknown /admin paths from telling non-admins which pages exist.
  */
-export function createAdminWebRouter({ stats, events, accounts, registration, resets, usage, probes }: AdminWebDeps): Router {
+export function createAdminWebRouter({ stats, events, accounts, registration, resets, usage, probes, flushLog }: AdminWebDeps): Router {
   const router = Router();
+  // The pages that read the request log show everything up to now: an admin's last action is on them at once.
+  const upToDate: RequestHandler = (_req, _res, next) => {
+    flushLog();
+    next();
+  };
 
-  router.get('/', requireAdmin, (req, res) => {
+  router.get('/', requireAdmin, upToDate, (req, res) => {
     const { values, notices } = parseStatsQuery(req.query);
     const result = stats.stats(values.window);
     const chart = {
@@ -56,7 +63,7 @@ export function createAdminWebRouter({ stats, events, accounts, registration, re
     });
   });
 
-  router.get('/requests', requireAdmin, (req, res) => {
+  router.get('/requests', requireAdmin, upToDate, (req, res) => {
     const { values, notices } = parseRequestsQuery(req.query);
     const page = stats.requests(
       {
@@ -92,7 +99,7 @@ export function createAdminWebRouter({ stats, events, accounts, registration, re
     });
   });
 
-  router.get('/events', requireAdmin, (req, res) => {
+  router.get('/events', requireAdmin, upToDate, (req, res) => {
     const { values, notices } = parseEventsQuery(req.query);
     const window = values.window === 'all' ? undefined : values.window;
     const page = events.list({ window, group: values.kind, user: values.user, clientIp: values.ip, requestId: values.request }, values.page);

@@ -18,6 +18,8 @@ export interface AdminDeps {
   /** What each feature stores per user (see user-usage.ts); app.ts lists them. */
   usage: readonly UserUsageSource[];
   probes: () => ProbeCount[];
+  /** Writes the request log's pending rows, so that its pages show an admin's last action at once. */
+  flushLog: () => void;
 }
 
 /** The admin section (statistics, requests, security events, users, registration), mounted at /admin; every route requires an administrator. */
