@@ -3,7 +3,7 @@
 Usage (from the project root):
     npx tsx models/training/export-signatures.ts ../shared/datasets      # the preprocessed cache, once
     /usr/bin/python3 models/training/train_signatures.py --data ../shared/datasets --steps 800 --members 2 --jobs 2
-    npm run train:signatures                                             # 3.0.0: both fits, see train-signatures.sh
+    npm run train:signatures                                             # 3.1.0: both fits, see train-signatures.sh
 
 The training images are the cache written by export-signatures.ts, i.e. the output of the production function
 prepareSignature (src/ml/signature-image.ts), so training and serving see identical inputs. If the cache is missing
@@ -121,7 +121,7 @@ def parse_args():
                              "--checkpoints, as a model that takes both fits as two channels")
     parser.add_argument("--pair-cache", default=os.path.join(DEFAULT_CACHE, "fill"),
                         help="the cache the --pair-with members were trained on (default: training/.cache/fill)")
-    parser.add_argument("--version", default="3.0.0")
+    parser.add_argument("--version", default="3.1.0")
     return parser.parse_args()
 
 
