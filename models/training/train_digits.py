@@ -595,7 +595,7 @@ def write_card(args, run, test_report, parameters, onnx_path, temperature):
     if os.path.exists(card_path):
         with open(card_path) as f:
             previous = json.load(f)
-    for section in ("production_path", "validation"):
+    for section in ("production_path", "validation", "targets"):
         measured = previous.get("evaluation", {}).get(section)
         if measured and measured.get("model_sha256") == card["file"]["sha256"]:
             card["evaluation"][section] = measured  # still measured on this very file

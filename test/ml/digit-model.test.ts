@@ -26,7 +26,19 @@ interface DigitCard {
     mnist_test: { accuracy: number; n: number };
     production_path: { accuracy: number; n: number; render_seed: number };
     validation?: { set: string; accuracy: number; n: number; correct: number; per_digit_accuracy: Record<string, number> };
+    targets?: { model_sha256: string; checks: TargetCheck[]; verdict: string };
   };
+  file: { sha256: string };
+}
+interface TargetCheck {
+  name: string;
+  figure: string;
+  measured: number;
+  at_least?: number;
+  at_most?: number;
+  below?: number;
+  met: boolean;
+  short_by?: number;
 }
 const card = modelMissing ? null : readShippedCard<DigitCard>('digits');
 
@@ -170,5 +182,28 @@ describe('the shipped digit model on the validation set', { skip: validationSkip
       const measured = accuracy(mine, labels.filter((label) => label === digit));
       assert.ok(Math.abs(measured - validation.per_digit_accuracy[digit]!) <= 0.5, `digit ${digit}: ${measured.toFixed(2)}%, card ${validation.per_digit_accuracy[digit]}%`);
     }
+  });
+});
+
+/** A dotted path into the card ("evaluation.validation.accuracy"), or undefined where the figure lives elsewhere. */
+const figureAt = (root: unknown, dotted: string): unknown =>
+  dotted.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
+
+describe("the digit card's account of issue 13's targets", { skip: modelMissing || (card?.evaluation.targets ? false : 'the card states no targets') }, () => {
+  test('when a reader looks up how far the model is from each target, then every verdict follows from the figures the card measured', () => {
+    const targets = card!.evaluation.targets!;
+    assert.equal(targets.model_sha256, card!.file.sha256, 'the targets were judged for another file');
+    for (const check of targets.checks) {
+      const quoted = figureAt(card, check.figure);
+      if (quoted !== undefined) assert.equal(check.measured, quoted, `${check.name}: the card measured ${String(quoted)}`);
+      const met = check.at_least !== undefined ? check.measured >= check.at_least : check.at_most !== undefined ? check.measured <= check.at_most : check.measured < check.below!;
+      assert.equal(check.met, met, check.name);
+      if (!met) {
+        assert.equal(check.short_by, Number((check.at_least! - check.measured).toFixed(2)), check.name);
+        assert.ok(targets.verdict.includes(check.name), `the verdict leaves out the missed ${check.name}`);
+      }
+    }
+    const weakest = Math.min(...Object.values(card!.evaluation.validation!.per_digit_accuracy));
+    assert.ok(targets.checks.some((check) => check.name.includes('weakest digit') && check.measured === weakest), 'the weakest digit is not the one judged');
   });
 });
