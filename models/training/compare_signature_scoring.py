@@ -89,7 +89,7 @@ def main():
     with open(args.card) as f:
         split = json.load(f)["split"]
     with open(args.embeddings) as f:
-        sets = {name: {w: {k: np.array(v, dtype=np.float64).reshape(-1, 256) for k, v in kinds.items()}
+        sets = {name: {w: {k: np.array(v, dtype=np.float64).reshape(len(v), -1) for k, v in kinds.items()}
                        for w, kinds in writers.items()}
                 for name, writers in json.load(f)["sets"].items()}
     background = np.concatenate([sets[s][w]["genuine"] for s in sets for w in split[s]["train"]])
