@@ -6,14 +6,16 @@
 set -eu
 DATA=${1:-../shared/datasets}
 CACHE=models/training/.cache
+# The recipe all four networks share; each call adds its cache, checkpoints and member.
+train() { /usr/bin/python3 models/training/train_signatures.py --data "$DATA" --writers-per-batch 16 "$@"; }
 npx tsx models/training/export-signatures.ts "$DATA" --cache "$CACHE" --fit contain
 npx tsx models/training/export-signatures.ts "$DATA" --cache "$CACHE/fill" --fit fill
 # Each call trains its members (two at once on 2 cores); neither exports.
-/usr/bin/python3 models/training/train_signatures.py --data "$DATA" --cache "$CACHE" --checkpoints "$CACHE/signatures" --member 0 --writers-per-batch 16 &
-/usr/bin/python3 models/training/train_signatures.py --data "$DATA" --cache "$CACHE" --checkpoints "$CACHE/signatures" --member 1 --writers-per-batch 16
+train --cache "$CACHE" --checkpoints "$CACHE/signatures" --member 0 &
+train --cache "$CACHE" --checkpoints "$CACHE/signatures" --member 1
 wait $!
-/usr/bin/python3 models/training/train_signatures.py --data "$DATA" --cache "$CACHE/fill" --checkpoints "$CACHE/signatures-fill" --member 0 --writers-per-batch 16 &
-/usr/bin/python3 models/training/train_signatures.py --data "$DATA" --cache "$CACHE/fill" --checkpoints "$CACHE/signatures-fill" --member 1 --writers-per-batch 16
+train --cache "$CACHE/fill" --checkpoints "$CACHE/signatures-fill" --member 0 &
+train --cache "$CACHE/fill" --checkpoints "$CACHE/signatures-fill" --member 1
 wait $!
 /usr/bin/python3 models/training/train_signatures.py --data "$DATA" --export-only --checkpoints "$CACHE/signatures" \
   --pair-with "$CACHE/signatures-fill" --pair-cache "$CACHE/fill" --version 3.1.0 \

@@ -630,9 +630,9 @@ def main():
         raise SystemExit(f"--member must be between 0 and {args.members - 1}, one less than --members ({args.members})")
     if args.out:
         os.makedirs(args.out, exist_ok=True)  # made now, not found missing at export after a long run
-    if args.out and args.cache_dir == CACHE_DIR:
-        # A run for the app keeps its checkpoint beside its output, never in the project's cache.
-        args.cache_dir = os.path.join(args.out, ".cache")
+        if args.cache_dir == CACHE_DIR:
+            # A run for the app keeps its checkpoint beside its output, never in the project's cache.
+            args.cache_dir = os.path.join(args.out, ".cache")
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     images, labels, test_x, test_y = load_mnist(args.data)

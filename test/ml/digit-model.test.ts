@@ -185,7 +185,7 @@ describe('the shipped digit model on the validation set', { skip: validationSkip
   });
 });
 
-/** A dotted path into the card ("evaluation.validation.accuracy"), or undefined where the figure lives elsewhere. */
+/** The value at a dotted path into the card ("evaluation.validation.accuracy"); undefined if there is none. */
 const figureAt = (root: unknown, dotted: string): unknown =>
   dotted.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
 
@@ -194,8 +194,8 @@ describe("the digit card's account of issue 13's targets", { skip: modelMissing 
     const targets = card!.evaluation.targets!;
     assert.equal(targets.model_sha256, card!.file.sha256, 'the targets were judged for another file');
     for (const check of targets.checks) {
-      const quoted = figureAt(card, check.figure);
-      if (quoted !== undefined) assert.equal(check.measured, quoted, `${check.name}: the card measured ${String(quoted)}`);
+      // Figures measured outside the card (the inference time) name the benchmark they come from instead of a path.
+      if (!check.figure.startsWith('bench/')) assert.equal(check.measured, figureAt(card, check.figure), `${check.name}: not the figure at ${check.figure}`);
       const met = check.at_least !== undefined ? check.measured >= check.at_least : check.at_most !== undefined ? check.measured <= check.at_most : check.measured < check.below!;
       assert.equal(check.met, met, check.name);
       if (!met) {
