@@ -24,6 +24,9 @@ import { spawnModuleWorker } from './worker-thread.js';
 /** Large requests are cut into batches of at most this many images so one request cannot hog a worker for long. */
 export const MAX_BATCH = 64;
 
+/** How long close() waits for a worker to end by itself after its last task; releasing sessions takes ~0.1 s. */
+const CLOSE_GRACE_MS = 10_000;
+
 export type ModelKey = 'digits' | 'signatures';
 
 /** How each model's input is made from an uploaded file (the functions named in the model cards). */
@@ -424,9 +427,10 @@ function startWorker(setup: WorkerSetup): Promise<Worker> {
     const worker = spawnModuleWorker(import.meta.url, './onnx-worker', setup);
     const onMessage = (reply: WorkerReply) => {
       worker.off('error', onError).off('exit', onExit).off('message', onMessage);
-      if (reply.type === 'ready') resolve(worker);
-      else if (reply.type === 'load-failed') reject(new ModelLoadError(reply.file, reply.message));
-      else reject(new Error(`Inference worker sent ${reply.type} before it was ready.`));
+      if (reply.type === 'ready') return resolve(worker);
+      const error = reply.type === 'load-failed' ? new ModelLoadError(reply.file, reply.message) : new Error(`Inference worker sent ${reply.type} before it was ready.`);
+      // A worker that is not ready is stopped, not trusted to end by itself: a failed load leaves no thread behind.
+      void worker.terminate().then(() => reject(error));
     };
     const onError = (error: Error) => {
       worker.off('exit', onExit).off('message', onMessage);
@@ -619,7 +623,12 @@ export async function createWorkerPoolRunner(specs: ModelSpec[], options: Runner
           [...pool].map(
             (member) =>
               new Promise<void>((resolve) => {
-                member.worker.once('exit', () => resolve());
+                // One that has not ended a while after releasing its sessions is stopped, so shutdown always finishes.
+                const stop = setTimeout(() => void member.worker.terminate(), CLOSE_GRACE_MS);
+                member.worker.once('exit', () => {
+                  clearTimeout(stop);
+                  resolve();
+                });
                 member.worker.postMessage({ type: 'close' } satisfies WorkerRequest);
               }),
           ),

@@ -10,14 +10,20 @@ const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) => port.postM
 
 /** One session per model and version: a version being activated loads beside the one answering (see activate in onnx-runner.ts). */
 const sessions = new Map<string, OnnxModelSession>();
-try {
-  for (const spec of setup.specs) sessions.set(sessionKey(spec.key, spec.version), await OnnxModelSession.create(spec, setup.intraOpNumThreads));
-  reply({ type: 'ready' });
-} catch (error) {
-  const file = error instanceof ModelLoadError ? error.file : 'unknown';
-  reply({ type: 'load-failed', file, message: (error as Error).message });
-  await Promise.all([...sessions.values()].map((session) => session.release()));
-  port.close();
+
+/** Creates every model's session; on failure reports it, lets go of what did load and closes the port. */
+async function loadSessions(): Promise<boolean> {
+  try {
+    for (const spec of setup.specs) sessions.set(sessionKey(spec.key, spec.version), await OnnxModelSession.create(spec, setup.intraOpNumThreads));
+    reply({ type: 'ready' });
+    return true;
+  } catch (error) {
+    const file = error instanceof ModelLoadError ? error.file : 'unknown';
+    reply({ type: 'load-failed', file, message: (error as Error).message });
+    await Promise.all([...sessions.values()].map((session) => session.release()));
+    port.close();
+    return false;
+  }
 }
 
 type TaskRequest = Extract<WorkerRequest, { type: 'run' | 'prepare-and-run' | 'read-files' }>;
@@ -36,7 +42,7 @@ async function runBatch(request: Exclude<TaskRequest, { type: 'read-files' }>): 
   return session.run(batch!.input, batch!.count);
 }
 
-port.on('message', async (request: WorkerRequest) => {
+async function handle(request: WorkerRequest): Promise<void> {
   if (request.type === 'close') {
     await Promise.all([...sessions.values()].map((session) => session.release()));
     port.close();
@@ -76,4 +82,7 @@ port.on('message', async (request: WorkerRequest) => {
     if (error instanceof ImageInputError) reply({ type: 'image-refused', id: request.id, reason: error.reason, message: error.message });
     else reply({ type: 'failed', id: request.id, message: (error as Error).message });
   }
-});
+}
+
+// A worker that could not load takes no requests: it has closed its port and ends.
+if (await loadSessions()) port.on('message', handle);
