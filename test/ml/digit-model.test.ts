@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { DIGIT_MEAN, DIGIT_STD, prepareDigit } from '../../src/ml/digit-image.js';
 import { loadDigitModel, type DigitModel } from '../../src/ml/index.js';
+import { assertTargetsFollowFromCard, type CardTargets } from '../helpers/card-targets.js';
 import { DRAWN_DIGITS } from '../helpers/digits.js';
 import { hasShippedModel, readShippedCard, shippedModelsDir } from '../helpers/ml-models.js';
 import { seededRandom } from '../../src/lib/random.js';
@@ -26,19 +27,9 @@ interface DigitCard {
     mnist_test: { accuracy: number; n: number };
     production_path: { accuracy: number; n: number; render_seed: number };
     validation?: { set: string; accuracy: number; n: number; correct: number; per_digit_accuracy: Record<string, number> };
-    targets?: { model_sha256: string; checks: TargetCheck[]; verdict: string };
+    targets?: CardTargets;
   };
   file: { sha256: string };
-}
-interface TargetCheck {
-  name: string;
-  figure: string;
-  measured: number;
-  at_least?: number;
-  at_most?: number;
-  below?: number;
-  met: boolean;
-  short_by?: number;
 }
 const card = modelMissing ? null : readShippedCard<DigitCard>('digits');
 
@@ -185,26 +176,10 @@ describe('the shipped digit model on the validation set', { skip: validationSkip
   });
 });
 
-/** The value at a dotted path into the card ("evaluation.validation.accuracy"); undefined if there is none. */
-const figureAt = (root: unknown, dotted: string): unknown =>
-  dotted.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), root);
-
 describe("the digit card's account of issue 13's targets", { skip: modelMissing || (card?.evaluation.targets ? false : 'the card states no targets') }, () => {
   test('when a reader looks up how far the model is from each target, then every verdict follows from the figures the card measured', () => {
-    const targets = card!.evaluation.targets!;
-    assert.equal(targets.model_sha256, card!.file.sha256, 'the targets were judged for another file');
-    for (const check of targets.checks) {
-      // Figures measured outside the card (the inference time) name the benchmark they come from instead of a path.
-      if (!check.figure.startsWith('bench/')) assert.equal(check.measured, figureAt(card, check.figure), `${check.name}: not the figure at ${check.figure}`);
-      const met = check.at_least !== undefined ? check.measured >= check.at_least : check.at_most !== undefined ? check.measured <= check.at_most : check.measured < check.below!;
-      assert.equal(check.met, met, check.name);
-      if (!met) {
-        const bound = check.at_least ?? check.at_most ?? check.below!;
-        assert.equal(check.short_by, Number(Math.abs(bound - check.measured).toFixed(2)), check.name);
-        assert.ok(targets.verdict.includes(check.name), `the verdict leaves out the missed ${check.name}`);
-      }
-    }
+    assertTargetsFollowFromCard(card!, card!.evaluation.targets!);
     const weakest = Math.min(...Object.values(card!.evaluation.validation!.per_digit_accuracy));
-    assert.ok(targets.checks.some((check) => check.name.includes('weakest digit') && check.measured === weakest), 'the weakest digit is not the one judged');
+    assert.ok(card!.evaluation.targets!.checks.some((check) => check.name.includes('weakest digit') && check.measured === weakest), 'the weakest digit is not the one judged');
   });
 });

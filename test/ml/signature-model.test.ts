@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { loadSignatureModel, type SignatureModel } from '../../src/ml/index.js';
 import { evaluateSignatureFolder } from '../../src/ml/signature-evaluation.js';
 import { photographWriters } from '../../src/ml/signature-photos.js';
-import { datasetsDir, shippedModelsDir, SIGNATURE_SETS, signatureDataSkipReason } from '../helpers/ml-models.js';
+import { assertTargetsFollowFromCard, type CardTargets } from '../helpers/card-targets.js';
+import { datasetsDir, hasShippedModel, readShippedCard, shippedModelsDir, SIGNATURE_SETS, signatureDataSkipReason } from '../helpers/ml-models.js';
 
 /*
  * The shipped signature model on the held-out writers its card lists, through the production path
@@ -81,4 +82,18 @@ describe('the shipped signature model', { skip: skipReason }, () => {
       }
     });
   }
+});
+
+describe("the signature card's account of issue 13's targets", { skip: !hasShippedModel('signatures') && 'models/signatures.onnx or its card is missing' }, () => {
+  test('when a reader looks up how far the model is from each target, then every verdict follows from the held-out figures the card measured', () => {
+    const shipped = readShippedCard<{ file: { sha256: string }; evaluation: { targets?: CardTargets } }>('signatures');
+    assert.ok(shipped.evaluation.targets, 'the card states no evaluation.targets');
+    assertTargetsFollowFromCard(shipped, shipped.evaluation.targets);
+    // Issue 13 sets four EER targets on the held-out writers, skilled and random on both sets: none may go unjudged.
+    for (const set of SIGNATURE_SETS) {
+      for (const kind of ['skilled', 'random']) {
+        assert.ok(shipped.evaluation.targets.checks.some((check) => check.figure === `evaluation.test_held_out_writers.${set}.eer_${kind}`), `no target judged on ${set} ${kind}`);
+      }
+    }
+  });
 });
