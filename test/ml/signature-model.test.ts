@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -34,14 +34,16 @@ interface SignatureCard {
   evaluation: {
     test_held_out_writers: Record<string, SetFigures>;
     photographed_questioned?: Record<string, Omit<SetFigures, 'far_random'> & { refused_no_ink: number }>;
+    targets?: CardTargets;
   };
+  file: { sha256: string };
 }
 
 describe('the shipped signature model', { skip: skipReason }, () => {
   let model: SignatureModel;
   let card: SignatureCard;
   before(async () => {
-    card = JSON.parse(readFileSync(path.join(shippedModelsDir, 'signatures.json'), 'utf8')) as SignatureCard;
+    card = readShippedCard<SignatureCard>('signatures');
     model = await loadSignatureModel(shippedModelsDir, { workers: 1, intraOpNumThreads: 1 });
   });
   after(() => model?.close());
@@ -86,7 +88,7 @@ describe('the shipped signature model', { skip: skipReason }, () => {
 
 describe("the signature card's account of issue 13's targets", { skip: !hasShippedModel('signatures') && 'models/signatures.onnx or its card is missing' }, () => {
   test('when a reader looks up how far the model is from each target, then every verdict follows from the held-out figures the card measured', () => {
-    const shipped = readShippedCard<{ file: { sha256: string }; evaluation: { targets?: CardTargets } }>('signatures');
+    const shipped = readShippedCard<SignatureCard>('signatures');
     assert.ok(shipped.evaluation.targets, 'the card states no evaluation.targets');
     assertTargetsFollowFromCard(shipped, shipped.evaluation.targets);
     // Issue 13 sets four EER targets on the held-out writers, skilled and random on both sets: none may go unjudged.
